@@ -1,0 +1,51 @@
+"""Instance crops → fixed-size templates and their eight dihedral views.
+
+Why templates rather than learned features: the baseline must work on designs it has never
+seen, with no training; a small blurred template compared under all eight orientations is
+invariant to scale, rotation and mirror and tolerant of wear and inking.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from service.dihedral import ALL_ORIENTATIONS, orient
+
+TEMPLATE_SIZE = 32
+
+
+def template(
+    ink: np.ndarray, box: tuple[int, int, int, int], size: int = TEMPLATE_SIZE
+) -> np.ndarray:
+    """The ink inside ``box``, scaled so its long side is ``size`` and centred on a square."""
+    x, y, w, h = box
+    crop = ink[y : y + h, x : x + w].astype(np.float32)
+    scale = size / max(w, h)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    resized = np.asarray(
+        Image.fromarray(crop, mode="F").resize((new_w, new_h), Image.Resampling.BOX)
+    )
+    square = np.zeros((size, size), dtype=np.float32)
+    top, left = (size - new_h) // 2, (size - new_w) // 2
+    square[top : top + new_h, left : left + new_w] = resized
+    return square
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """Zero-mean, unit-norm rows, so a dot product is a correlation coefficient."""
+    centred = vectors - vectors.mean(axis=-1, keepdims=True)
+    return centred / np.maximum(np.linalg.norm(centred, axis=-1, keepdims=True), 1e-6)
+
+
+def dihedral_views(templates: np.ndarray, blur: float = 1.0) -> np.ndarray:
+    """(N, S, S) templates → (N, 8, S*S) normalised views, one per ``ALL_ORIENTATIONS`` entry.
+
+    The blur makes the comparison tolerant of one-pixel misalignments and ink spread.
+    """
+    blurred = ndimage.gaussian_filter(templates, sigma=(0, blur, blur)) if blur else templates
+    views = np.stack([np.stack([orient(t, o) for o in ALL_ORIENTATIONS]) for t in blurred]).reshape(
+        len(templates), len(ALL_ORIENTATIONS), -1
+    )
+    return normalise(views)
