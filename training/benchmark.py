@@ -27,13 +27,14 @@ def run_benchmark(
     seed: int,
     decompose: Callable[[list[Path]], Decomposition],
     layout: str = "page",
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Generate (or reuse) each split under ``out_dir``, decompose it, and score it."""
     report: dict[str, Any] = {"pages": pages, "seed": seed, "layout": layout, "splits": {}}
     for split in SPLITS:
         data = out_dir / f"{split}-{layout}-{pages}-s{seed}"
         if not (data / "annotations.json").exists():
-            generate(data, pages=pages, split=split, seed=seed, layout=layout)
+            generate(data, pages=pages, split=split, seed=seed, layout=layout, workers=workers)
         started = time.perf_counter()
         decomposition = decompose([data / "images"])
         seconds = time.perf_counter() - started

@@ -23,7 +23,14 @@ def _bank(args: argparse.Namespace) -> int:
 def _synth(args: argparse.Namespace) -> int:
     from training.synth import generate
 
-    generate(args.out, pages=args.pages, split=args.split, seed=args.seed, layout=args.layout)
+    generate(
+        args.out,
+        pages=args.pages,
+        split=args.split,
+        seed=args.seed,
+        layout=args.layout,
+        workers=args.workers,
+    )
     print(f"{args.pages} {args.layout}s of the {args.split} split written to {args.out}")
     return 0
 
@@ -45,7 +52,12 @@ def _benchmark(args: argparse.Namespace) -> int:
     from training.evaluate import to_markdown
 
     report = run_benchmark(
-        args.out, pages=args.pages, seed=args.seed, layout=args.layout, decompose=decompose_paths
+        args.out,
+        pages=args.pages,
+        seed=args.seed,
+        layout=args.layout,
+        workers=args.workers,
+        decompose=decompose_paths,
     )
     (args.out / "benchmark.json").write_text(json.dumps(report, indent=1))
     print(to_markdown(report))
@@ -74,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="page",
         help="full pages set among text, or ornament-only crops",
     )
+    synth.add_argument("--workers", type=int, default=1, help="pages made in parallel processes")
     synth.set_defaults(run=_synth)
 
     evaluate = commands.add_parser("evaluate", help="score a decomposition against ground truth")
@@ -91,13 +104,18 @@ def build_parser() -> argparse.ArgumentParser:
     benchmark.add_argument("--pages", type=int, default=200, help="pages per split")
     benchmark.add_argument("--seed", type=int, default=1)
     benchmark.add_argument("--layout", choices=("page", "ornament"), default="page")
+    benchmark.add_argument("--workers", type=int, default=1, help="processes generating pages")
     benchmark.set_defaults(run=_benchmark)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
+        print(f"florilege-train {args.command}: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ motifs. Learned models must beat it on the benchmark (docs/benchmarks.md).
 """
 
 from service.decompose.pipeline import PageImage as PageImage
+from service.decompose.pipeline import PageReadError as PageReadError
 from service.decompose.pipeline import decompose_images as decompose_images
 from service.decompose.pipeline import decompose_paths as decompose_paths
 from service.decompose.pipeline import read_page as read_page

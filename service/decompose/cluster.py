@@ -141,3 +141,13 @@ def _hierarchy(prototypes: np.ndarray, group: float) -> np.ndarray:
     distance = 1.0 - similarity[np.triu_indices(k, 1)]
     tree = linkage(np.clip(distance, 0, None), method="average")
     return fcluster(tree, t=1.0 - group, criterion="distance") - 1
+
+
+def instance_scores(clustering: Clustering) -> np.ndarray:
+    """Confidence that each instance is an impression of a recurring block.
+
+    Likeness to the prototype, discounted when the motif has little support: a shape that
+    recurs nowhere in the collection is no evidence of a printing block.
+    """
+    support = np.bincount(clustering.labels)[clustering.labels]
+    return np.clip(clustering.similarity, 0.0, 1.0) * support / (support + 1)

@@ -9,16 +9,19 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from service.decompose.cluster import Clustering, ClusterParams, cluster_templates
-from service.decompose.describe import dihedral_views, template
+from service.decompose.cluster import Clustering, ClusterParams, cluster_templates, instance_scores
+from service.decompose.describe import TEMPLATE_SIZE, dihedral_views, template
+from service.decompose.repeats import RepeatParams, chained_repeats, split_touching
 from service.decompose.segment import (
     SegmentParams,
     binarize,
-    find_instances,
     group_ornaments,
     ink_map,
+    large_instances,
+    overlapping,
+    split_by_size,
 )
-from service.decomposition import Decomposition, Instance, Motif, Ornament, Page
+from service.decomposition import Box, Decomposition, Instance, Motif, Ornament, Page
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 
@@ -32,22 +35,30 @@ class PageImage:
 @dataclass(frozen=True)
 class BaselineParams:
     segment: SegmentParams = field(default_factory=SegmentParams)
+    repeats: RepeatParams = field(default_factory=RepeatParams)
     cluster: ClusterParams = field(default_factory=ClusterParams)
+    # Instances scoring below this are left out: most are text or specks that recur nowhere.
+    min_score: float = 0.55
 
 
 @dataclass
 class _PageFindings:
     page: PageImage
-    boxes: list[tuple[int, int, int, int]]
-    ornaments: list[tuple[int, int, int, int]]
-    ornament_of: list[int]
+    boxes: list[Box]
     templates: np.ndarray
+
+
+class PageReadError(ValueError):
+    """An image file that cannot be read as a page."""
 
 
 def read_page(path: Path) -> PageImage:
     """Load an image file as a grayscale page (Pillow's decompression-bomb guard applies)."""
-    with Image.open(path) as image:
-        return PageImage(name=str(path), pixels=np.asarray(image.convert("L")))
+    try:
+        with Image.open(path) as image:
+            return PageImage(name=str(path), pixels=np.asarray(image.convert("L")))
+    except (OSError, Image.DecompressionBombError) as err:
+        raise PageReadError(f"cannot read {path} as a page image: {err}") from err
 
 
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
@@ -79,71 +90,86 @@ def decompose_images(
 
 def _analyse(page: PageImage, params: BaselineParams) -> _PageFindings:
     ink = ink_map(page.pixels)
-    boxes = find_instances(binarize(ink), params.segment)
-    ornaments, ornament_of = group_ornaments(boxes, params.segment)
-    templates = (
-        np.stack([template(ink, box) for box in boxes])
-        if boxes
-        else np.zeros((0, 32, 32), np.float32)
-    )
-    return _PageFindings(page, boxes, ornaments, ornament_of, templates)
+    mask = binarize(ink)
+    large, small, x_height = split_by_size(mask, params.segment)
+    boxes = [
+        part
+        for box in large_instances(large, small, ink.shape, params.segment)
+        for part in split_touching(ink, mask, box)
+    ]
+    boxes += _outside(chained_repeats(ink, small, x_height, params.repeats), boxes)
+    templates = np.stack([template(ink, box) for box in boxes]) if boxes else _no_templates()
+    return _PageFindings(page, boxes, templates)
+
+
+def _outside(boxes: list[Box], occupied: list[Box]) -> list[Box]:
+    """``boxes`` that overlap none of ``occupied`` (pieces of a block already found)."""
+    if not boxes or not occupied:
+        return boxes
+    hits = overlapping(np.array(boxes), np.array(occupied)).any(axis=1)
+    return [box for box, hit in zip(boxes, hits, strict=True) if not hit]
+
+
+def _no_templates() -> np.ndarray:
+    return np.zeros((0, TEMPLATE_SIZE, TEMPLATE_SIZE), dtype=np.float32)
 
 
 def _assemble(findings: list[_PageFindings], params: BaselineParams) -> Decomposition:
-    templates = (
-        np.concatenate([f.templates for f in findings]) if findings else np.zeros((0, 32, 32))
-    )
+    templates = np.concatenate([f.templates for f in findings]) if findings else _no_templates()
     clustering = cluster_templates(templates, dihedral_views(templates), params.cluster)
-    motif_ids = [f"m{k + 1:04d}" for k in range(len(clustering.prototypes))]
+    scores = instance_scores(clustering)
+    keep = scores >= params.min_score
+    kept_motifs = np.unique(clustering.labels[keep])
+    motif_ids = {int(k): f"m{n + 1:04d}" for n, k in enumerate(kept_motifs)}
     pages, start = [], 0
     for found in findings:
-        pages.append(_page(found, clustering, motif_ids, start))
+        index = range(start, start + len(found.boxes))
+        kept = [(box, i) for box, i in zip(found.boxes, index, strict=True) if keep[i]]
+        pages.append(_page(found.page, kept, clustering, scores, motif_ids, params.segment))
         start += len(found.boxes)
-    return Decomposition(pages=pages, motifs=_motifs(findings, clustering, motif_ids))
+    boxes = [box for f in findings for box in f.boxes]
+    return Decomposition(pages=pages, motifs=_motifs(boxes, keep, clustering, motif_ids))
 
 
-def _page(found: _PageFindings, clustering: Clustering, motif_ids: list[str], start: int) -> Page:
-    height, width = found.page.pixels.shape[:2]
-    ornaments = [Ornament(id=f"o{i + 1}", bbox=box) for i, box in enumerate(found.ornaments)]
+def _page(
+    page: PageImage,
+    kept: list[tuple[Box, int]],
+    clustering: Clustering,
+    scores: np.ndarray,
+    motif_ids: dict[int, str],
+    params: SegmentParams,
+) -> Page:
+    height, width = page.pixels.shape[:2]
+    ornament_boxes, ornament_of = group_ornaments([box for box, _ in kept], params)
+    ornaments = [Ornament(id=f"o{n + 1}", bbox=box) for n, box in enumerate(ornament_boxes)]
     instances = []
-    for offset, box in enumerate(found.boxes):
-        index = start + offset
-        orientation = clustering.orientations[index]
+    for (box, i), ornament in zip(kept, ornament_of, strict=True):
+        orientation = clustering.orientations[i]
         instances.append(
             Instance(
                 bbox=box,
-                motif=motif_ids[clustering.labels[index]],
-                score=round(float(np.clip(clustering.similarity[index], 0.0, 1.0)), 4),
+                motif=motif_ids[int(clustering.labels[i])],
+                score=round(float(scores[i]), 4),
                 rotation=orientation.rotation,
                 mirror=orientation.mirror,
-                ornament=ornaments[found.ornament_of[offset]].id,
+                ornament=ornaments[ornament].id,
             )
         )
-    return Page(found.page.name, width, height, ornaments, instances)
+    return Page(page.name, width, height, ornaments, instances)
 
 
 def _motifs(
-    findings: list[_PageFindings], clustering: Clustering, motif_ids: list[str]
+    boxes: list[Box], keep: np.ndarray, clustering: Clustering, motif_ids: dict[int, str]
 ) -> list[Motif]:
-    boxes = [box for f in findings for box in f.boxes]
     motifs = []
-    for k, motif_id in enumerate(motif_ids):
-        members = np.flatnonzero(clustering.labels == k)
+    for k, motif_id in motif_ids.items():
+        members = np.flatnonzero((clustering.labels == k) & keep)
         # Sizes in the prototype frame: a quarter turn swaps width and height.
         sizes = [
-            (boxes[i][3], boxes[i][2])
-            if clustering.orientations[i].rotation % 180
-            else (boxes[i][2], boxes[i][3])
+            boxes[i][2:][::-1] if clustering.orientations[i].rotation % 180 else boxes[i][2:]
             for i in members
         ]
         width, height = np.median(np.array(sizes), axis=0).astype(int)
-        motifs.append(
-            Motif(
-                id=motif_id,
-                width=int(width),
-                height=int(height),
-                instances=len(members),
-                parent=f"g{clustering.parents[k] + 1:04d}",
-            )
-        )
+        parent = f"g{clustering.parents[k] + 1:04d}"
+        motifs.append(Motif(motif_id, int(width), int(height), len(members), parent))
     return motifs

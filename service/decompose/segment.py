@@ -20,9 +20,15 @@ Box = tuple[int, int, int, int]
 @dataclass(frozen=True)
 class SegmentParams:
     # A component counts as ornament when taller or wider than this many text x-heights.
-    min_size_in_x_heights: float = 2.3
-    # Pieces of one vignette (dots, stems) closer than this fraction of its size are merged.
+    min_size_in_x_heights: float = 2.0
+    # Large components closer than this fraction of their size are one block (worn strokes).
     merge_gap_fraction: float = 0.04
+    # Small pieces (dots, rays, stems) this close, as a fraction of the host's size, join it.
+    attach_gap_fraction: float = 0.15
+    # Rules, page edges and shadows: longer than this many times their width, or larger than
+    # this fraction of the page, they are not one block.
+    max_elongation: float = 6.0
+    max_page_fraction: float = 0.4
     # Instances closer than this many median instance sizes belong to one ornament.
     ornament_gap: float = 0.6
 
@@ -62,7 +68,7 @@ def binarize(ink: np.ndarray) -> np.ndarray:
 
 def component_boxes(mask: np.ndarray) -> np.ndarray:
     """Boxes (x, y, w, h) of the 8-connected components of ``mask``."""
-    labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
     slices = ndimage.find_objects(labels)
     boxes = [
         (s[1].start, s[0].start, s[1].stop - s[1].start, s[0].stop - s[0].start)
@@ -72,14 +78,21 @@ def component_boxes(mask: np.ndarray) -> np.ndarray:
     return np.array(boxes, dtype=np.int64).reshape(-1, 4)
 
 
-def text_x_height(boxes: np.ndarray) -> float:
-    """The most common component height: on a printed page, the x-height of the text."""
-    heights = boxes[:, 3][boxes[:, 3] >= 3]
-    if heights.size == 0:
-        return 10.0
-    counts = np.bincount(heights)
-    smoothed = np.convolve(counts, np.ones(3), mode="same")
-    return float(max(int(np.argmax(smoothed)), 3))
+def text_x_height(boxes: np.ndarray, page_height: int) -> float:
+    """The x-height of the page's text: the most common component height among letter-like ones.
+
+    Letters of one height differ in width (i, n, m), while a repeated vignette does not, so
+    a height whose components all have the same width is ornament, not text. A page with too
+    little text falls back to a typical proportion of small-format book pages.
+    """
+    heights = boxes[:, 3]
+    counts = np.bincount(heights[heights >= 3])
+    for height in np.argsort(counts)[::-1][:8]:
+        same = np.abs(heights - height) <= max(1, height // 10)
+        widths = boxes[same, 2]
+        if same.sum() >= 15 and widths.std() / max(widths.mean(), 1) >= 0.18:
+            return float(height)
+    return page_height / 100
 
 
 def overlapping(a: np.ndarray, b: np.ndarray, gap: np.ndarray | int = 0) -> np.ndarray:
@@ -112,26 +125,52 @@ def union_boxes(boxes: np.ndarray, groups: np.ndarray) -> list[Box]:
     return unions
 
 
-def find_instances(mask: np.ndarray, params: SegmentParams) -> list[Box]:
-    """Candidate vignette boxes: large components plus the small pieces that sit on them."""
+def split_by_size(mask: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, np.ndarray, float]:
+    """Components too large to be text, the others, and the text x-height they were told by."""
     boxes = component_boxes(mask)
-    if len(boxes) == 0:
-        return []
     size = boxes[:, 2:].max(axis=1)
-    is_large = size >= params.min_size_in_x_heights * text_x_height(boxes)
-    large, small = boxes[is_large], boxes[~is_large]
+    x_height = text_x_height(boxes, mask.shape[0])
+    is_large = (size >= params.min_size_in_x_heights * x_height) & ~_letter_like(boxes, x_height)
+    is_large &= _block_shaped(boxes, mask.shape, params)
+    return boxes[is_large], boxes[~is_large], x_height
+
+
+def large_instances(
+    large: np.ndarray, small: np.ndarray, page_shape: tuple[int, ...], params: SegmentParams
+) -> list[Box]:
+    """Vignette boxes seeded by large components, with the small pieces that sit on them."""
     if len(large) == 0:
         return []
+    size = large[:, 2:].max(axis=1)
     # Large components this close are one block broken by wear or drawn in several strokes.
-    gap = np.maximum(1, params.merge_gap_fraction * size[is_large]).astype(np.int64)
+    gap = np.maximum(1, params.merge_gap_fraction * size).astype(np.int64)
     groups = near_groups(large, gap)
-    # Small pieces (dots, thin stems) join the block they touch; text letters are too far away.
-    attached = overlapping(small, large, gap)
+    # Small pieces (dots, rays, stems) join the block they sit on; text is further away.
+    attach = np.maximum(1, params.attach_gap_fraction * size).astype(np.int64)
+    attached = overlapping(small, large, attach)
     has_host = attached.any(axis=1)
     host_group = groups[attached[has_host].argmax(axis=1)]
-    return union_boxes(
-        np.concatenate([large, small[has_host]]), np.concatenate([groups, host_group])
+    merged = np.array(
+        union_boxes(np.concatenate([large, small[has_host]]), np.concatenate([groups, host_group]))
     )
+    return [tuple(int(v) for v in box) for box in merged[_block_shaped(merged, page_shape, params)]]
+
+
+def _letter_like(boxes: np.ndarray, x_height: float) -> np.ndarray:
+    """Tall narrow components no taller than a long s or an f with its descender."""
+    w, h = boxes[:, 2], boxes[:, 3]
+    return (h <= 2.7 * x_height) & (w < 0.6 * h)
+
+
+def _block_shaped(
+    boxes: np.ndarray, page_shape: tuple[int, ...], params: SegmentParams
+) -> np.ndarray:
+    """False for rules, page edges and stains: too elongated or too large to be one block."""
+    w, h = boxes[:, 2], boxes[:, 3]
+    small_enough = (w <= params.max_page_fraction * page_shape[1]) & (
+        h <= params.max_page_fraction * page_shape[0]
+    )
+    return small_enough & (np.maximum(w, h) <= params.max_elongation * np.minimum(w, h))
 
 
 def group_ornaments(instances: list[Box], params: SegmentParams) -> tuple[list[Box], list[int]]:

@@ -1,0 +1,113 @@
+"""Small vignettes found by their repetition: chains of alike components set side by side.
+
+Printers' flowers are often cast on the same body as the text, so size cannot tell them from
+letters. What does is how they are set: a band or a frame repeats one sort (or alternates two)
+along a line, while adjacent letters of a text rarely repeat three times over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from service.decompose.describe import dihedral_views, template
+from service.decompose.segment import Box, overlapping
+
+
+@dataclass(frozen=True)
+class RepeatParams:
+    # Components smaller than this many x-heights are specks or punctuation.
+    min_size_in_x_heights: float = 0.8
+    # Neighbours within this fraction of their size can belong to one chain.
+    gap_fraction: float = 0.6
+    # Neighbours at least this alike (correlation, any orientation) are the same sort.
+    likeness: float = 0.92
+    # A chain needs this many alike members before its members count as vignettes.
+    min_chain: int = 4
+
+
+def chained_repeats(
+    ink: np.ndarray, boxes: np.ndarray, x_height: float, params: RepeatParams | None = None
+) -> list[Box]:
+    """The boxes among ``boxes`` that belong to a chain of alike neighbours."""
+    params = params or RepeatParams()
+    size = boxes[:, 2:].max(axis=1) if len(boxes) else np.zeros(0)
+    candidates = boxes[size >= params.min_size_in_x_heights * x_height]
+    if len(candidates) < params.min_chain:
+        return []
+    first, second = _neighbour_pairs(candidates, params.gap_fraction)
+    if len(first) == 0:
+        return []
+    views = dihedral_views(np.stack([template(ink, tuple(box)) for box in candidates]))
+    likeness = np.einsum("pvd,pd->pv", views[first], views[second, 0]).max(axis=1)
+    alike = likeness >= params.likeness
+    n = len(candidates)
+    graph = coo_matrix((np.ones(alike.sum()), (first[alike], second[alike])), shape=(n, n))
+    _, chain = connected_components(graph, directed=False)
+    chain_size = np.bincount(chain)[chain]
+    return [tuple(int(v) for v in box) for box in candidates[chain_size >= params.min_chain]]
+
+
+def _neighbour_pairs(boxes: np.ndarray, gap_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (i < j) of boxes of similar size that lie close to each other."""
+    size = boxes[:, 2:].max(axis=1)
+    near = overlapping(boxes, boxes, (gap_fraction * size).astype(np.int64))
+    ratio = size[:, None] / size[None, :]
+    near &= (ratio > 0.8) & (ratio < 1.25)
+    first, second = np.nonzero(np.triu(near | near.T, k=1))
+    return first, second
+
+
+def split_touching(ink: np.ndarray, mask: np.ndarray, box: Box, min_peak: float = 0.5) -> list[Box]:
+    """Split a run of touching blocks (a band set without spacing) into its blocks.
+
+    A run of n identical blocks makes the ink profile along its long axis periodic; when the
+    period divides the run's length about n times, the run is cut there and each part is
+    trimmed to its own ink. Anything that is not periodic is returned whole.
+    """
+    x, y, w, h = box
+    horizontal = w >= h
+    length, breadth = (w, h) if horizontal else (h, w)
+    # Only a run clearly longer than it is broad can hold two blocks or more.
+    if length < 1.5 * breadth:
+        return [box]
+    profile = ink[y : y + h, x : x + w].sum(axis=0 if horizontal else 1)
+    period = _period(profile, min_lag=max(4, int(0.25 * breadth)), min_peak=min_peak)
+    if period is None or round(length / period) < 2:
+        return [box]
+    count = round(length / period)
+    if abs(length / period - count) > 0.2:
+        return [box]
+    parts = []
+    for i in range(count):
+        start, stop = round(i * length / count), round((i + 1) * length / count)
+        part = (x + start, y, stop - start, h) if horizontal else (x, y + start, w, stop - start)
+        parts.append(_trim(mask, part))
+    return [p for p in parts if p is not None]
+
+
+def _period(profile: np.ndarray, min_lag: int, min_peak: float) -> float | None:
+    """The first strong peak of the profile's autocorrelation, or None."""
+    centred = profile - profile.mean()
+    energy = float(centred @ centred)
+    if energy <= 0 or len(profile) < 2 * min_lag:
+        return None
+    corr = np.correlate(centred, centred, mode="full")[len(centred) - 1 :] / energy
+    lags = np.arange(min_lag, len(corr) // 2 + 1)
+    if len(lags) == 0:
+        return None
+    for lag in lags[1:-1]:
+        if corr[lag] >= min_peak and corr[lag] >= corr[lag - 1] and corr[lag] >= corr[lag + 1]:
+            return float(lag)
+    return None
+
+
+def _trim(mask: np.ndarray, box: Box) -> Box | None:
+    x, y, w, h = box
+    rows, cols = np.nonzero(mask[y : y + h, x : x + w])
+    if len(rows) == 0:
+        return None
+    return (x + int(cols.min()), y + int(rows.min()), int(np.ptp(cols)) + 1, int(np.ptp(rows)) + 1)
