@@ -6,6 +6,7 @@ Heavy imports live inside each command, so ``florilege --help`` stays instant.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +25,21 @@ def _decompose(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from service.app import serve
+
+    serve(host=args.host, port=args.port, debug=args.debug)
+    return 0
+
+
+def _annotate(args: argparse.Namespace) -> int:
+    from service.jobs import annotate
+
+    job = annotate(args.url, kind="collection" if args.collection else "manifest")
+    print(json.dumps(job, indent=1))
+    return 0 if job.get("status") == "done" else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="florilege", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -34,6 +50,19 @@ def build_parser() -> argparse.ArgumentParser:
     decompose.add_argument("paths", nargs="+", type=Path, help="image files or folders")
     decompose.add_argument("--out", type=Path, required=True, help="decomposition JSON to write")
     decompose.set_defaults(run=_decompose)
+
+    serve = commands.add_parser("serve", help="run the HTTP service (development server)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--debug", action="store_true")
+    serve.set_defaults(run=_serve)
+
+    annotate = commands.add_parser(
+        "annotate", help="analyse a IIIF manifest or collection now, into the service's store"
+    )
+    annotate.add_argument("url", help="manifest (or collection) URL")
+    annotate.add_argument("--collection", action="store_true", help="the URL is a collection")
+    annotate.set_defaults(run=_annotate)
     return parser
 
 

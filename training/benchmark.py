@@ -30,7 +30,14 @@ def run_benchmark(
     workers: int = 1,
 ) -> dict[str, Any]:
     """Generate (or reuse) each split under ``out_dir``, decompose it, and score it."""
-    report: dict[str, Any] = {"pages": pages, "seed": seed, "layout": layout, "splits": {}}
+    report: dict[str, Any] = {
+        "pages": pages,
+        "seed": seed,
+        "layout": layout,
+        "iou_threshold": 0.5,
+        "splits": {},
+        "warnings": [],
+    }
     for split in SPLITS:
         data = out_dir / f"{split}-{layout}-{pages}-s{seed}"
         if not (data / "annotations.json").exists():
@@ -39,7 +46,9 @@ def run_benchmark(
         decomposition = decompose([data / "images"])
         seconds = time.perf_counter() - started
         decomposition.write(out_dir / f"{data.name}.decomposition.json")
-        scores = evaluate(decomposition, [data])["splits"][split]
+        scored = evaluate(decomposition, [data])
+        report["warnings"] += scored["warnings"]
+        scores = scored["splits"][split]
         scores["seconds"] = round(seconds, 1)
         scores["pages_per_second"] = round(pages / seconds, 3)
         report["splits"][split] = scores

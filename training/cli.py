@@ -64,6 +64,18 @@ def _benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fit(args: argparse.Namespace) -> int:
+    from training.train import main_fit
+
+    return main_fit(args)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from training.export import main_export
+
+    return main_export(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="florilege-train", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -106,6 +118,22 @@ def build_parser() -> argparse.ArgumentParser:
     benchmark.add_argument("--layout", choices=("page", "ornament"), default="page")
     benchmark.add_argument("--workers", type=int, default=1, help="processes generating pages")
     benchmark.set_defaults(run=_benchmark)
+
+    fit = commands.add_parser("fit", help="train the encoder on unlabeled pages (resumable)")
+    fit.add_argument("--data", type=Path, required=True, help="folder of page images; no labels")
+    fit.add_argument("--out", type=Path, required=True, help="run folder to create or resume")
+    fit.add_argument("--config", type=Path, help="YAML configuration (default: built-in)")
+    fit.add_argument("--resume", action="store_true", help="continue the run in --out")
+    fit.add_argument("--seed", type=int, help="override the configuration's train.seed")
+    fit.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    fit.set_defaults(run=_fit)
+
+    export = commands.add_parser("export", help="export a trained run as a model bundle")
+    export.add_argument(
+        "--run", dest="run_dir", type=Path, required=True, help="run folder written by fit"
+    )
+    export.add_argument("--out", type=Path, required=True, help="bundle folder to create")
+    export.set_defaults(run=_export)
     return parser
 
 

@@ -19,9 +19,9 @@ from service.dihedral import ALL_ORIENTATIONS, Orientation, inverse, orient
 @dataclass(frozen=True)
 class ClusterParams:
     # Correlation with a prototype above which an instance belongs to that motif.
-    join: float = 0.72
+    join: float = 0.8
     # Prototypes this alike (under some orientation) are one motif.
-    merge: float = 0.8
+    merge: float = 0.85
     # Prototypes whose correlation exceeds this share a parent group in the hierarchy.
     group: float = 0.45
     rounds: int = 4

@@ -44,6 +44,8 @@ def dihedral_views(templates: np.ndarray, blur: float = 1.0) -> np.ndarray:
 
     The blur makes the comparison tolerant of one-pixel misalignments and ink spread.
     """
+    if len(templates) == 0:
+        return np.zeros((0, len(ALL_ORIENTATIONS), templates.shape[-1] ** 2), np.float32)
     blurred = ndimage.gaussian_filter(templates, sigma=(0, blur, blur)) if blur else templates
     views = np.stack([np.stack([orient(t, o) for o in ALL_ORIENTATIONS]) for t in blurred]).reshape(
         len(templates), len(ALL_ORIENTATIONS), -1

@@ -21,6 +21,7 @@ from service.decompose.segment import (
     overlapping,
     split_by_size,
 )
+from service.decompose.text import TextParams, text_like
 from service.decomposition import Box, Decomposition, Instance, Motif, Ornament, Page
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
@@ -36,6 +37,7 @@ class PageImage:
 class BaselineParams:
     segment: SegmentParams = field(default_factory=SegmentParams)
     repeats: RepeatParams = field(default_factory=RepeatParams)
+    text: TextParams = field(default_factory=TextParams)
     cluster: ClusterParams = field(default_factory=ClusterParams)
     # Instances scoring below this are left out: most are text or specks that recur nowhere.
     min_score: float = 0.55
@@ -97,6 +99,9 @@ def _analyse(page: PageImage, params: BaselineParams) -> _PageFindings:
         for box in large_instances(large, small, ink.shape, params.segment)
         for part in split_touching(ink, mask, box)
     ]
+    boxes = [
+        box for box, text in zip(boxes, text_like(ink, boxes, params.text), strict=True) if not text
+    ]
     boxes += _outside(chained_repeats(ink, small, x_height, params.repeats), boxes)
     templates = np.stack([template(ink, box) for box in boxes]) if boxes else _no_templates()
     return _PageFindings(page, boxes, templates)
@@ -106,7 +111,7 @@ def _outside(boxes: list[Box], occupied: list[Box]) -> list[Box]:
     """``boxes`` that overlap none of ``occupied`` (pieces of a block already found)."""
     if not boxes or not occupied:
         return boxes
-    hits = overlapping(np.array(boxes), np.array(occupied)).any(axis=1)
+    hits = np.asarray(overlapping(np.array(boxes), np.array(occupied)).any(axis=1))
     return [box for box, hit in zip(boxes, hits, strict=True) if not hit]
 
 

@@ -14,7 +14,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from service.decompose.describe import dihedral_views, template
-from service.decompose.segment import Box, overlapping
+from service.decompose.segment import Box, as_boxes, overlapping
 
 
 @dataclass(frozen=True)
@@ -41,14 +41,14 @@ def chained_repeats(
     first, second = _neighbour_pairs(candidates, params.gap_fraction)
     if len(first) == 0:
         return []
-    views = dihedral_views(np.stack([template(ink, tuple(box)) for box in candidates]))
+    views = dihedral_views(np.stack([template(ink, box) for box in as_boxes(candidates)]))
     likeness = np.einsum("pvd,pd->pv", views[first], views[second, 0]).max(axis=1)
     alike = likeness >= params.likeness
     n = len(candidates)
     graph = coo_matrix((np.ones(alike.sum()), (first[alike], second[alike])), shape=(n, n))
     _, chain = connected_components(graph, directed=False)
     chain_size = np.bincount(chain)[chain]
-    return [tuple(int(v) for v in box) for box in candidates[chain_size >= params.min_chain]]
+    return as_boxes(candidates[chain_size >= params.min_chain])
 
 
 def _neighbour_pairs(boxes: np.ndarray, gap_fraction: float) -> tuple[np.ndarray, np.ndarray]:

@@ -33,6 +33,11 @@ class SegmentParams:
     ornament_gap: float = 0.6
 
 
+def as_boxes(rows: np.ndarray) -> list[Box]:
+    """Plain integer tuples from an (N, 4) array of boxes."""
+    return [(int(x), int(y), int(w), int(h)) for x, y, w, h in rows]
+
+
 def ink_map(gray: np.ndarray) -> np.ndarray:
     """Darkness relative to the local paper tone, in [0, 1] (1 = full ink)."""
     page = gray.astype(np.float32)
@@ -79,20 +84,30 @@ def component_boxes(mask: np.ndarray) -> np.ndarray:
 
 
 def text_x_height(boxes: np.ndarray, page_height: int) -> float:
-    """The x-height of the page's text: the most common component height among letter-like ones.
+    """The x-height of the page's text, from the heights of letter-like components.
 
-    Letters of one height differ in width (i, n, m), while a repeated vignette does not, so
-    a height whose components all have the same width is ornament, not text. A page with too
+    Letters of one height differ in width (i, n, m), while a repeated vignette does not, so a
+    height whose components all have the same width is ornament, not text. Among letter-like
+    heights, the one with the most ink (count times height) wins: the specks and pieces of a
+    finely cut ornament can outnumber the letters, but they are much smaller. A page with too
     little text falls back to a typical proportion of small-format book pages.
     """
     heights = boxes[:, 3]
-    counts = np.bincount(heights[heights >= 3])
-    for height in np.argsort(counts)[::-1][:8]:
-        same = np.abs(heights - height) <= max(1, height // 10)
-        widths = boxes[same, 2]
-        if same.sum() >= 15 and widths.std() / max(widths.mean(), 1) >= 0.18:
-            return float(height)
-    return page_height / 100
+    if not (heights >= 3).any():
+        return page_height / 100
+    counts = np.convolve(np.bincount(heights[heights >= 3]), np.ones(3), mode="same")
+    letter_like = [
+        height
+        for height in np.flatnonzero(counts >= 15)
+        if _widths_vary(boxes[np.abs(heights - height) <= max(1, height // 10), 2])
+    ]
+    if not letter_like:
+        return page_height / 100
+    return float(max(letter_like, key=lambda height: counts[height] * height))
+
+
+def _widths_vary(widths: np.ndarray) -> bool:
+    return len(widths) >= 15 and widths.std() / max(widths.mean(), 1) >= 0.18
 
 
 def overlapping(a: np.ndarray, b: np.ndarray, gap: np.ndarray | int = 0) -> np.ndarray:
@@ -153,7 +168,7 @@ def large_instances(
     merged = np.array(
         union_boxes(np.concatenate([large, small[has_host]]), np.concatenate([groups, host_group]))
     )
-    return [tuple(int(v) for v in box) for box in merged[_block_shaped(merged, page_shape, params)]]
+    return as_boxes(merged[_block_shaped(merged, page_shape, params)])
 
 
 def _letter_like(boxes: np.ndarray, x_height: float) -> np.ndarray:

@@ -1,0 +1,77 @@
+"""Jobs API: start, follow and cancel the analysis of a manifest or collection; decompose one
+uploaded image."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request, url_for
+
+from service.blueprints.common import ApiError, json_body, require_token, services
+from service.jobs import corpus_key, decompose_upload
+
+bp = Blueprint("jobs", __name__)
+
+
+def _job_or_404(job_id: str) -> dict[str, Any]:
+    job = services().store.job(job_id)
+    if job is None:
+        raise ApiError(404, "unknown_job", f"no job {job_id!r}")
+    return job
+
+
+@bp.post("/api/jobs")
+@require_token
+def create_job() -> tuple[Response, int, dict[str, str]]:
+    body = json_body()
+    given = [k for k in ("manifest", "collection") if k in body]
+    if len(given) != 1 or not isinstance(body[given[0]], str):
+        raise ApiError(
+            400,
+            "invalid_request",
+            'give exactly one of "manifest" or "collection", as a URL string',
+        )
+    kind = given[0]
+    services().fetcher.check_url(body[kind])
+    job = services().store.create_job(kind, body[kind])
+    location = url_for("jobs.get_job", job_id=job["id"])
+    return jsonify(job), 202, {"Location": location}
+
+
+@bp.get("/api/jobs")
+def list_jobs() -> Response:
+    return jsonify({"jobs": services().store.list_jobs()})
+
+
+@bp.get("/api/jobs/<job_id>")
+def get_job(job_id: str) -> Response:
+    return jsonify(_job_or_404(job_id))
+
+
+@bp.get("/api/jobs/<job_id>/decomposition")
+def job_decomposition(job_id: str) -> Response:
+    """The decomposition JSON of the job's source, as its latest successful run stored it."""
+    job = _job_or_404(job_id)
+    url = job.get("manifest") or job.get("collection") or ""
+    doc = services().store.decomposition(corpus_key(url))
+    if doc is None:
+        raise ApiError(404, "no_result", f"nothing stored yet for {url}")
+    return jsonify(doc)
+
+
+@bp.delete("/api/jobs/<job_id>")
+@require_token
+def cancel_job(job_id: str) -> Response:
+    _job_or_404(job_id)
+    return jsonify(services().store.cancel_job(job_id))
+
+
+@bp.post("/api/decompose")
+@require_token
+def decompose() -> Response:
+    upload = request.files.get("image")
+    data = upload.read() if upload is not None else request.get_data()
+    if not data:
+        raise ApiError(400, "missing_image", 'send an image as the body or as form field "image"')
+    name = (upload.filename if upload is not None else None) or "upload"
+    return jsonify(decompose_upload(data, name, services().config))

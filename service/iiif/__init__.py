@@ -1,0 +1,2 @@
+"""IIIF in and out: manifests and collections read, page images fetched at the right size,
+annotations and motif manifests written."""

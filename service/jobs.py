@@ -1,0 +1,379 @@
+"""Jobs: fetch a manifest or collection, decompose its pages, store annotations and motifs.
+
+A job is a row in the store; any process with a ``JobRunner`` may claim it, so jobs survive a
+restart (a job whose worker stopped sending heartbeats is claimed again). Results are saved in
+one transaction when the job ends; a cancelled or failed job leaves the stored results as they
+were. The decomposition module is imported on first use, in the worker process, so that model
+sessions are created after gunicorn forks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from service.config import load_config
+from service.decomposition import Decomposition, Instance
+from service.dihedral import Orientation, inverse, orient
+from service.iiif.fetch import Fetcher, FetchError, FetchPolicy
+from service.iiif.image import NotAnImage, PageRaster, decode, load_page
+from service.iiif.manifest import (
+    CanvasRef,
+    ImageRef,
+    InvalidManifest,
+    Manifest,
+    collection_members,
+    is_collection,
+    parse_manifest,
+    presentation_version,
+)
+from service.iiif.placement import Placement, integer_box, place
+from service.store import CanvasRecord, MotifRecord, RunResult, Store
+
+log = logging.getLogger(__name__)
+MAX_COLLECTION_DEPTH = 3
+
+
+class InvalidUpload(ValueError):
+    code, status = "not_an_image", 400
+
+
+class JobCancelled(Exception):
+    """The job was cancelled (or taken over) while it ran."""
+
+
+@dataclass(frozen=True)
+class Source:
+    url: str
+    version: int
+    doc: dict[str, Any]
+    manifest: Manifest
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    canvas: CanvasRef
+    image: ImageRef
+    raster: PageRaster
+
+
+def corpus_key(url: str) -> str:
+    return hashlib.sha256(url.encode()).hexdigest()[:8]
+
+
+def fetch_sources(fetcher: Fetcher, kind: str, url: str, max_manifests: int) -> list[Source]:
+    """The manifests a job covers: one, or every manifest reachable from a collection."""
+    pending: list[tuple[str, int]] = [(url, 0)]
+    seen: set[str] = set()
+    sources: list[Source] = []
+    while pending and len(sources) < max_manifests:
+        current, depth = pending.pop(0)
+        if current in seen:
+            continue
+        seen.add(current)
+        doc = fetcher.get_json(current)
+        if is_collection(doc):
+            if kind != "collection" and current == url:
+                raise InvalidManifest(f'{url} is a collection; post it as "collection"')
+            manifests, collections = collection_members(doc)
+            pending.extend((m, depth + 1) for m in manifests)
+            if depth + 1 < MAX_COLLECTION_DEPTH:
+                pending.extend((c, depth + 1) for c in collections)
+            continue
+        sources.append(Source(current, presentation_version(doc), doc, parse_manifest(doc)))
+    if not sources:
+        raise InvalidManifest(f"{url} lists no manifest")
+    return sources
+
+
+def prototype_png(raster: np.ndarray, instance: Instance) -> bytes:
+    """The instance's pixels turned back into the motif's own orientation, as PNG.
+
+    The decomposition has no prototype images yet, so the best-scoring instance stands in.
+    """
+    x, y, w, h = instance.bbox
+    crop = raster[y : y + h, x : x + w]
+    upright = orient(crop, inverse(Orientation(instance.rotation, instance.mirror)))
+    buffer = io.BytesIO()
+    Image.fromarray(upright).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def build_result(
+    url: str,
+    sources: Sequence[Source],
+    loaded: dict[str, LoadedImage],
+    decomposition: Decomposition,
+) -> RunResult:
+    corpus = corpus_key(url)
+
+    def global_id(local: str) -> str:
+        return f"{corpus}-{local}"
+
+    placements: list[Placement] = []
+    best: dict[str, tuple[np.ndarray, Instance]] = {}
+    pages = []
+    for page in decomposition.pages:
+        item = loaded[page.image]
+        raster = item.raster
+        size = (raster.pixels.shape[1], raster.pixels.shape[0])
+        for instance in page.instances:
+            placed = place(
+                instance, item.canvas, item.image, size, (raster.full_width, raster.full_height)
+            )
+            placements.append(replace(placed, motif=global_id(instance.motif)))
+            if instance.motif not in best or instance.score > best[instance.motif][1].score:
+                best[instance.motif] = (raster.pixels, instance)
+        pages.append(replace(page, image=item.image.url))
+    counts: dict[str, int] = {}
+    for placement in placements:
+        counts[placement.motif] = counts.get(placement.motif, 0) + 1
+    motifs = []
+    for motif in decomposition.motifs:
+        png = prototype_png(*best[motif.id]) if motif.id in best else None
+        record = MotifRecord(
+            id=global_id(motif.id),
+            corpus=corpus,
+            width=motif.width,
+            height=motif.height,
+            parent=global_id(motif.parent) if motif.parent else None,
+            instances=counts.get(global_id(motif.id), 0),
+            has_prototype=png is not None,
+        )
+        motifs.append((record, png))
+    canvases = [
+        CanvasRecord(c.key, c.id, s.url, c.label, c.width, c.height)
+        for s in sources
+        for c in s.manifest.canvases
+    ]
+    doc = replace(decomposition, pages=pages).to_json()
+    doc["corpus"] = {"key": corpus, "url": url}
+    return RunResult(
+        corpus=corpus,
+        url=url,
+        manifests=[(s.url, s.version, s.doc) for s in sources],
+        canvases=canvases,
+        motifs=motifs,
+        placements=placements,
+        decomposition=doc,
+    )
+
+
+def annotate(
+    url: str, kind: str = "manifest", overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Analyse one manifest or collection now, in this process (``florilege annotate``).
+
+    It goes through the same store as the service, so the service shows what the CLI did.
+    Returns the finished job (status ``done`` or ``failed``, with per-canvas errors).
+    """
+    if kind not in ("manifest", "collection"):
+        raise ValueError(f"kind must be manifest or collection, got {kind!r}")
+    config = load_config(overrides)
+    store = Store.from_config(config)
+    try:
+        fetcher = Fetcher(FetchPolicy.from_config(config))
+        fetcher.check_url(url)
+        job = store.create_job(kind, url)
+        runner = JobRunner(store, fetcher, config)
+        runner.run_once(f"{runner.worker}:cli", job["id"])
+        return store.job(job["id"]) or job
+    finally:
+        store.close()
+
+
+def decompose_upload(data: bytes, name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Decompose one uploaded image; boxes are returned in the uploaded image's pixel frame."""
+    try:
+        pixels, (width, height) = decode(
+            data, config["ANALYSIS_WIDTH"], config["MAX_IMAGE_PIXELS"], name
+        )
+    except NotAnImage as err:
+        raise InvalidUpload(str(err)) from err
+    from service.decompose import PageImage, decompose_images
+
+    decomposition = decompose_images([PageImage(name, pixels)])
+    sx, sy = width / pixels.shape[1], height / pixels.shape[0]
+
+    def scaled(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        x, y, w, h = box
+        return integer_box(x * sx, y * sy, w * sx, h * sy, width, height)
+
+    pages = [
+        replace(
+            page,
+            width=width,
+            height=height,
+            ornaments=[replace(o, bbox=scaled(o.bbox)) for o in page.ornaments],
+            instances=[replace(i, bbox=scaled(i.bbox)) for i in page.instances],
+        )
+        for page in decomposition.pages
+    ]
+    return replace(decomposition, pages=pages).to_json()
+
+
+class JobRunner:
+    """Claims and runs jobs in background threads of this process."""
+
+    def __init__(self, store: Store, fetcher: Fetcher, config: dict[str, Any]) -> None:
+        self.store, self.fetcher, self.config = store, fetcher, config
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def start(self, threads: int) -> None:
+        for index in range(threads):
+            thread = threading.Thread(
+                target=self._loop,
+                args=(f"{self.worker}:{index}",),
+                name=f"florilege-job-{index}",
+                daemon=True,
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def run_pending(self, worker: str | None = None) -> int:
+        """Run queued jobs in this thread until none is left; return how many ran."""
+        ran = 0
+        while self.run_once(worker or f"{self.worker}:sync"):
+            ran += 1
+        return ran
+
+    def run_once(self, worker: str, job_id: str | None = None) -> bool:
+        job = self.store.claim_job(worker, self.config["JOB_STALE_SECONDS"], job_id)
+        if job is None:
+            return False
+        try:
+            self._run(job, worker)
+        except JobCancelled:
+            log.info("job %s cancelled", job["id"])
+        except (FetchError, InvalidManifest) as err:
+            self.store.finish_job(job["id"], worker, "failed", f"{err.code}: {err}")
+        except Exception as err:  # a worker must outlive any one bad job
+            log.exception("job %s failed", job["id"])
+            self.store.finish_job(job["id"], worker, "failed", f"internal_error: {err!r}")
+        return True
+
+    def _loop(self, worker: str) -> None:
+        while not self._stop.is_set():
+            try:
+                ran = self.run_once(worker)
+            except Exception:  # e.g. the database is briefly unavailable: retry later
+                log.exception("job runner %s", worker)
+                ran = False
+            if not ran:
+                self._stop.wait(self.config["JOB_POLL_SECONDS"])
+
+    def _run(self, job: dict[str, Any], worker: str) -> None:
+        job_id = job["id"]
+        sources = fetch_sources(self.fetcher, job["kind"], job["url"], self.config["MAX_CANVASES"])
+        work = [
+            (c, i, image)
+            for s in sources
+            for c in s.manifest.canvases
+            for i, image in enumerate(c.images)
+        ]
+        canvases = [c for s in sources for c in s.manifest.canvases][: self.config["MAX_CANVASES"]]
+        keep = {c.key for c in canvases}
+        work = [w for w in work if w[0].key in keep]
+        errors = [
+            {"canvas": c.id, "code": "no_image", "message": "no painting image"}
+            for c in canvases
+            if not c.images
+        ]
+        loaded = self._load(job_id, worker, canvases, work, errors)
+        if not loaded:
+            raise InvalidManifest("no page image could be fetched")
+        with _Heartbeat(self.store, job_id, worker, self.config["JOB_STALE_SECONDS"] / 4):
+            decomposition = self._decompose_pages(loaded)
+            result = build_result(job["url"], sources, loaded, decomposition)
+        if not self.store.finish_job(job_id, worker, "done", result=result):
+            raise JobCancelled(job_id)
+
+    def _load(
+        self,
+        job_id: str,
+        worker: str,
+        canvases: list[CanvasRef],
+        work: list[tuple[CanvasRef, int, ImageRef]],
+        errors: list[dict[str, str]],
+    ) -> dict[str, LoadedImage]:
+        loaded: dict[str, LoadedImage] = {}
+        remaining = {c.key: len(c.images) for c in canvases}
+        done = sum(1 for c in canvases if not c.images)
+        if not self.store.progress(job_id, worker, done, len(canvases), errors):
+            raise JobCancelled(job_id)
+        width, budget = self.config["ANALYSIS_WIDTH"], self.config["MAX_IMAGE_PIXELS"]
+        with ThreadPoolExecutor(max_workers=self.config["FETCH_PER_HOST"]) as pool:
+            futures = {
+                pool.submit(load_page, self.fetcher, image, width, budget): (canvas, i, image)
+                for canvas, i, image in work
+            }
+            for future in as_completed(futures):
+                canvas, index, image = futures[future]
+                try:
+                    loaded[f"{canvas.key}/{index}"] = LoadedImage(canvas, image, future.result())
+                except FetchError as err:
+                    errors.append(
+                        {
+                            "canvas": canvas.id,
+                            "image": image.url,
+                            "code": err.code,
+                            "message": str(err),
+                        }
+                    )
+                remaining[canvas.key] -= 1
+                done += remaining[canvas.key] == 0
+                if not self.store.progress(job_id, worker, done, len(canvases), errors):
+                    for pending in futures:
+                        pending.cancel()
+                    raise JobCancelled(job_id)
+        # Pages reach the decomposition in manifest order, whatever order they arrived in, so
+        # that a re-run of the same manifest gives the same motifs under the same ids.
+        order = [f"{canvas.key}/{index}" for canvas, index, _ in work]
+        return {name: loaded[name] for name in order if name in loaded}
+
+    def _decompose_pages(self, loaded: dict[str, LoadedImage]) -> Decomposition:
+        from service.decompose import PageImage, decompose_images
+
+        return decompose_images(
+            [PageImage(name, item.raster.pixels) for name, item in loaded.items()]
+        )
+
+
+class _Heartbeat:
+    """Keeps a long step (the decomposition) from looking like a dead worker."""
+
+    def __init__(self, store: Store, job_id: str, worker: str, every: float) -> None:
+        self.store, self.job_id, self.worker, self.every = store, job_id, worker, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.every):
+            self.store.beat(self.job_id, self.worker)

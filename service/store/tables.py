@@ -1,0 +1,78 @@
+"""The store's tables (SQLAlchemy Core): one schema for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("done", sa.Integer, nullable=False, default=0),
+    sa.Column("total", sa.Integer, nullable=False, default=0),
+    sa.Column("errors", sa.Text, nullable=False, default="[]"),
+    sa.Column("message", sa.Text),
+    sa.Column("worker", sa.String(64)),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("updated", sa.Float, nullable=False),
+    sa.Column("heartbeat", sa.Float),
+)
+manifests = sa.Table(
+    "manifests",
+    metadata,
+    sa.Column("url", sa.Text, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("doc", sa.Text, nullable=False),
+)
+canvases = sa.Table(
+    "canvases",
+    metadata,
+    sa.Column("key", sa.String(32), primary_key=True),
+    sa.Column("canvas_id", sa.Text, nullable=False),
+    sa.Column("manifest_url", sa.Text, nullable=False),
+    sa.Column("label", sa.Text, nullable=False, default=""),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+)
+motifs = sa.Table(
+    "motifs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("corpus", sa.String(32), nullable=False, index=True),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("parent", sa.String(64)),
+    sa.Column("prototype", sa.LargeBinary),
+)
+instances = sa.Table(
+    "instances",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("canvas_key", sa.String(32), nullable=False, index=True),
+    sa.Column("motif", sa.String(64), nullable=False, index=True),
+    sa.Column("x", sa.Integer, nullable=False),
+    sa.Column("y", sa.Integer, nullable=False),
+    sa.Column("w", sa.Integer, nullable=False),
+    sa.Column("h", sa.Integer, nullable=False),
+    sa.Column("region", sa.String(64), nullable=False),
+    sa.Column("image_url", sa.Text, nullable=False),
+    sa.Column("service_id", sa.Text),
+    sa.Column("service_version", sa.Integer),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("rotation", sa.Integer, nullable=False),
+    sa.Column("mirror", sa.Boolean, nullable=False),
+    sa.Column("ornament", sa.String(64)),
+)
+corpora = sa.Table(
+    "corpora",
+    metadata,
+    sa.Column("key", sa.String(32), primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("decomposition", sa.Text, nullable=False),
+    sa.Column("updated", sa.Float, nullable=False),
+)

@@ -1,0 +1,315 @@
+"""Shared fixtures: a real IIIF Image API server and a static web server on 127.0.0.1.
+
+The image server is the reference implementation from the ``iiif`` package
+(``iiif_testserver.py``, Image API 2.1 and 3.0, level 1), run as a subprocess. The static
+server (``http.server`` in a thread) serves manifests, collections, plain images, a level-0
+static tile tree made by ``iiif_static.py``, and a few misbehaving endpoints.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image, ImageDraw
+
+PAGE_SIZE = (600, 800)  # image pixels; canvases are twice as large
+CANVAS_SCALE = 2
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _script(name: str) -> str:
+    found = shutil.which(name) or str(Path(sysconfig.get_path("scripts")) / name)
+    if not Path(found).is_file():
+        raise RuntimeError(f"{name} not found: pip install iiif (the IIIF reference server)")
+    return found
+
+
+def _wait_for(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 (loopback only)
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def fleuron(size: int = 40) -> Image.Image:
+    """An asymmetric block, so that mirror and rotation are visible."""
+    image = Image.new("L", (size, size), 255)
+    draw = ImageDraw.Draw(image)
+    draw.polygon([(4, 36), (20, 4), (24, 20), (36, 30)], fill=0)
+    draw.ellipse((22, 4, 34, 14), fill=0)
+    return image
+
+
+def ornament_page(copies: int = 8) -> Image.Image:
+    """A page with a head-piece band of fleurons, alternately mirrored, above lines of "text".
+
+    The text (small letter-sized blocks) matters: the decomposition tells ornaments from text
+    by size relative to the page's own x-height.
+    """
+    page = Image.new("L", PAGE_SIZE, 255)
+    block = fleuron()
+    for i in range(copies):
+        tile = block.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if i % 2 else block
+        page.paste(tile, (60 + i * 56, 80))
+    draw = ImageDraw.Draw(page)
+    rng = random.Random(1)  # the same "text" on every run
+    for row in range(12):
+        y = 180 + row * 22
+        for column in range(52):
+            if rng.random() < 0.15:
+                continue  # a space between words
+            x = 60 + column * 9
+            # Every letter a different small blob, as in real text: no two neighbours alike.
+            points = [(x + rng.uniform(0, 6), y + rng.uniform(0, 9)) for _ in range(5)]
+            draw.polygon(points, fill=0)
+    return page
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Static files plus scripted answers (flaky, redirecting, oversized endpoints)."""
+
+    server: _StaticServer
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        script = self.server.scripts.get(self.path)
+        if script is None:
+            super().do_GET()
+            return
+        status, headers, body = script.pop(0) if len(script) > 1 else script[0]
+        time.sleep(float(headers.get("X-Delay", 0)))  # a slow server
+        self.send_response(status)
+        for key, value in {"Content-Length": str(len(body)), **headers}.items():
+            if value:  # an empty value leaves the header out
+                self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class _StaticServer(http.server.ThreadingHTTPServer):
+    scripts: dict[str, list[tuple[int, dict[str, str], bytes]]]
+
+
+@dataclass
+class IIIFSite:
+    """URLs of everything the fixtures serve."""
+
+    image_base: str  # the reference image server
+    static_base: str  # the static server
+    root: Path  # the static server's folder
+    scripts: dict[str, list[tuple[int, dict[str, str], bytes]]] = field(default_factory=dict)
+
+    def image_service(self, version: int, name: str) -> str:
+        return f"{self.image_base}/{'3.0' if version == 3 else '2.1'}_pil/{name}"
+
+    def static(self, path: str) -> str:
+        return f"{self.static_base}/{path}"
+
+    def publish(self, path: str, doc: Any) -> str:
+        target = self.root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(doc))
+        return self.static(path)
+
+    def script(self, path: str, *answers: tuple[int, dict[str, str], bytes]) -> str:
+        """Answer GET ``path`` with ``answers`` in turn (the last one repeats)."""
+        self.scripts["/" + path] = list(answers)
+        return self.static(path)
+
+
+def manifest_v3(
+    site: IIIFSite, name: str, images: list[str], scale: int = CANVAS_SCALE
+) -> dict[str, Any]:
+    base = site.static(f"{name}/manifest.json").rsplit("/", 1)[0]
+    canvases = []
+    for index, image in enumerate(images, start=1):
+        canvas_id = f"{base}/canvas/{index}"
+        service = site.image_service(3, image)
+        width, height = (d * scale for d in PAGE_SIZE)
+        canvases.append(
+            {
+                "id": canvas_id,
+                "type": "Canvas",
+                "label": {"en": [f"page {index}"]},
+                "width": width,
+                "height": height,
+                "items": [
+                    {
+                        "id": f"{canvas_id}/page",
+                        "type": "AnnotationPage",
+                        "items": [
+                            {
+                                "id": f"{canvas_id}/image",
+                                "type": "Annotation",
+                                "motivation": "painting",
+                                "target": canvas_id,
+                                "body": {
+                                    "id": f"{service}/full/max/0/default.jpg",
+                                    "type": "Image",
+                                    "format": "image/jpeg",
+                                    "width": PAGE_SIZE[0],
+                                    "height": PAGE_SIZE[1],
+                                    "service": [
+                                        {
+                                            "id": service,
+                                            "type": "ImageService3",
+                                            "profile": "level1",
+                                        }
+                                    ],
+                                },
+                            }
+                        ],
+                    }
+                ],
+            }
+        )
+    return {
+        "@context": "http://iiif.io/api/presentation/3/context.json",
+        "id": site.static(f"{name}/manifest.json"),
+        "type": "Manifest",
+        "label": {"en": [f"Test book {name}"]},
+        "items": canvases,
+    }
+
+
+def manifest_v2(
+    site: IIIFSite, name: str, images: list[str], scale: int = CANVAS_SCALE
+) -> dict[str, Any]:
+    base = site.static(f"{name}/manifest.json").rsplit("/", 1)[0]
+    canvases = []
+    for index, image in enumerate(images, start=1):
+        canvas_id = f"{base}/canvas/{index}"
+        service = site.image_service(2, image)
+        width, height = (d * scale for d in PAGE_SIZE)
+        canvases.append(
+            {
+                "@id": canvas_id,
+                "@type": "sc:Canvas",
+                "label": f"p. {index}",
+                "width": width,
+                "height": height,
+                "images": [
+                    {
+                        "@type": "oa:Annotation",
+                        "motivation": "sc:painting",
+                        "on": canvas_id,
+                        "resource": {
+                            "@id": f"{service}/full/full/0/default.jpg",
+                            "@type": "dctypes:Image",
+                            "format": "image/jpeg",
+                            "width": PAGE_SIZE[0],
+                            "height": PAGE_SIZE[1],
+                            "service": {
+                                "@context": "http://iiif.io/api/image/2/context.json",
+                                "@id": service,
+                                "profile": "http://iiif.io/api/image/2/level1.json",
+                            },
+                        },
+                    }
+                ],
+            }
+        )
+    return {
+        "@context": "http://iiif.io/api/presentation/2/context.json",
+        "@id": site.static(f"{name}/manifest.json"),
+        "@type": "sc:Manifest",
+        "label": f"Test book {name}",
+        "sequences": [{"@type": "sc:Sequence", "canvases": canvases}],
+    }
+
+
+@pytest.fixture(scope="session")
+def iiif_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IIIFSite]:
+    images = tmp_path_factory.mktemp("images")
+    root = tmp_path_factory.mktemp("static")
+    for index in (1, 2):
+        ornament_page(copies=6 + 2 * index).save(images / f"page{index}.png")
+    ornament_page().save(root / "plain.png")
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            _script("iiif_testserver.py"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--image-dir",
+            str(images),
+            "--api-versions",
+            "2.1,3.0",
+            "--quiet",
+        ],
+        cwd=images,  # it writes a pid file into its working directory
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    static = _StaticServer(("127.0.0.1", 0), lambda *a: _Handler(*a, directory=str(root)))
+    site = IIIFSite(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{static.server_port}", root)
+    static.scripts = site.scripts
+    thread = threading.Thread(target=static.serve_forever, daemon=True)
+    thread.start()
+    try:
+        _wait_for(f"{site.image_service(3, 'page1')}/info.json")
+        yield site
+    finally:
+        static.shutdown()
+        static.server_close()
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.fixture
+def app_config(tmp_path: Path) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "DATA": str(tmp_path),
+        "DB": f"sqlite:///{tmp_path / 'store.sqlite3'}",
+        "ALLOW_HOSTS": "127.0.0.1",
+        "ANALYSIS_WIDTH": 400,
+        "JOB_WORKERS": 0,
+        "FETCH_RETRIES": 1,
+        "FETCH_TIMEOUT": 10,
+        "PUBLIC_URL": "http://florilege.test",
+    }
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any]) -> Iterator[Any]:
+    from service.app import create_app
+
+    application = create_app(app_config)
+    yield application
+    application.extensions["florilege"].runner.stop()
+    application.extensions["florilege"].store.close()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()

@@ -1,0 +1,168 @@
+"""Loading and running model bundles with onnxruntime only.
+
+The bundle is built by the training code in a subprocess, so torch never enters this test
+process: the service's tests must be able to see that the service runs without it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from service.bundle import BundleError, load_bundle
+from service.dihedral import ALL_ORIENTATIONS, orient
+
+REPO = Path(__file__).resolve().parents[2]
+
+BUILD = """
+import dataclasses, sys
+from pathlib import Path
+import numpy as np, torch
+from training import train
+from training.config import CONFIG_DIR, load_config
+from training.export import export_run
+from training.synth import generate
+
+root = Path(sys.argv[1])
+generate(root / "pages", pages=2, split="seen", seed=7)
+config = load_config(CONFIG_DIR / "tiny.yaml")
+config = dataclasses.replace(
+    config, train=dataclasses.replace(config.train, epochs=1, steps_per_epoch=2)
+)
+train.fit(root / "pages", root / "run", config, progress=False)
+export_run(root / "run", root / "bundle")
+with np.load(root / "run" / "crops.npz") as saved:
+    crops = saved["train"][:9]
+assert len(crops) == 9, f"only {len(crops)} training crops: too few for these tests"
+with torch.no_grad():
+    expected = train.load_weights(root / "run")[0](torch.from_numpy(crops[:, None])).numpy()
+np.save(root / "crops.npy", crops)
+np.save(root / "torch.npy", expected)
+"""
+
+NO_TORCH = """
+import sys
+sys.modules["torch"] = None  # from here on, `import torch` raises ImportError
+import numpy as np
+from service.bundle import load_bundle
+
+bundle = load_bundle(sys.argv[1])
+np.save(sys.argv[3], bundle.embed(np.load(sys.argv[2])))
+try:
+    import torch  # noqa: F401
+except ImportError:
+    print("torch blocked")
+print("providers", ",".join(bundle.providers))
+print("training imported", any(m.split(".")[0] == "training" for m in sys.modules))
+"""
+
+
+def _python(script: str, *args: object) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", script, *map(str, args)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("bundle-build")
+    _python(BUILD, root)
+    return root
+
+
+@pytest.fixture
+def copy(built: Path, tmp_path: Path) -> Path:
+    """A private copy of the bundle, free to be damaged."""
+    return Path(shutil.copytree(built / "bundle", tmp_path / "bundle"))
+
+
+def test_the_service_embeds_without_torch(built, tmp_path):
+    out = _python(NO_TORCH, built / "bundle", built / "crops.npy", tmp_path / "found.npy")
+    assert "torch blocked" in out
+    assert "providers CPUExecutionProvider" in out
+    assert "training imported False" in out
+    found, expected = np.load(tmp_path / "found.npy"), np.load(built / "torch.npy")
+    assert found.shape == expected.shape == (9, 16)
+    assert np.abs(found - expected).max() < 1e-4
+
+
+def test_embeddings_are_batched_and_unit_length(built):
+    bundle = load_bundle(built / "bundle")
+    crops = np.load(built / "crops.npy")
+    whole = bundle.embed(crops)
+    np.testing.assert_allclose(np.linalg.norm(whole, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(bundle.embed(crops[:, None], batch=2), whole, atol=1e-6)
+    assert bundle.embed(np.zeros((0, 64, 64), np.float32)).shape == (0, 16)
+    assert bundle.name == "florilege-encoder" and len(bundle.digest) == 64
+
+
+def test_views_are_the_embeddings_of_each_orientation(built):
+    bundle = load_bundle(built / "bundle")
+    crops = np.load(built / "crops.npy")[:3]
+    views = bundle.embed_views(crops)
+    assert views.shape == (3, 8, 16)
+    np.testing.assert_allclose(bundle.embed_views(crops, batch=16), views, atol=1e-6)
+    assert bundle.embed_views(crops[:0]).shape == (0, 8, 16)
+    for index, orientation in enumerate(ALL_ORIENTATIONS):
+        turned = np.stack([orient(c, orientation) for c in crops])
+        np.testing.assert_allclose(views[:, index], bundle.embed(turned), atol=1e-6)
+
+
+def test_crops_outside_the_input_contract_are_refused(built):
+    bundle = load_bundle(built / "bundle")
+    with pytest.raises(ValueError, match=r"\(N, 1, 64, 64\)"):
+        bundle.embed(np.zeros((2, 32, 32), np.float32))
+    with pytest.raises(ValueError, match=r"lie in \[0.0, 1.0\]"):
+        bundle.embed(np.full((1, 64, 64), 255.0, np.float32))
+
+
+def test_a_tampered_file_is_refused(copy):
+    onnx_file = copy / "embed.onnx"
+    data = bytearray(onnx_file.read_bytes())
+    data[-1] ^= 0xFF
+    onnx_file.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="embed.onnx does not match the sha256"):
+        load_bundle(copy)
+
+
+def test_a_missing_file_is_refused(copy):
+    (copy / "embed.onnx").unlink()
+    with pytest.raises(BundleError, match="incomplete: embed.onnx is missing"):
+        load_bundle(copy)
+
+
+def test_another_format_version_is_refused(copy):
+    manifest = json.loads((copy / "bundle.json").read_text())
+    manifest["format"] = 99
+    (copy / "bundle.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="bundle format 99, this version of florilege reads"):
+        load_bundle(copy)
+
+
+def test_a_folder_without_manifest_is_not_a_bundle(tmp_path):
+    with pytest.raises(BundleError, match="not a model bundle: bundle.json is missing"):
+        load_bundle(tmp_path)
+
+
+@pytest.mark.skipif(
+    "CUDAExecutionProvider" in ort.get_available_providers(), reason="CUDA is available here"
+)
+def test_cuda_is_never_swapped_for_cpu_silently(built):
+    asked = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    with pytest.raises(BundleError, match=r"\['CUDAExecutionProvider'\] not available"):
+        load_bundle(built / "bundle", providers=asked)
+    bundle = load_bundle(built / "bundle", providers=asked, allow_fallback=True)
+    assert bundle.providers == ["CPUExecutionProvider"]

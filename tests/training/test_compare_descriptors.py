@@ -1,0 +1,48 @@
+"""The experiment's clustering of dihedral view sets (training/compare_descriptors.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from service.decompose.describe import dihedral_views
+from service.dihedral import ALL_ORIENTATIONS, inverse, orient
+from training.compare_descriptors import PERMUTE, cluster_views
+
+
+def _block(seed: int) -> np.ndarray:
+    """A smooth asymmetric blob image, unlike its own turns and mirrors."""
+    noise = np.random.default_rng(seed).random((24, 24))
+    return ndimage.gaussian_filter(noise, 2.0).astype(np.float32)
+
+
+def test_instances_group_by_block_and_turn_back_onto_one_prototype():
+    rng = np.random.default_rng(0)
+    clean, block_of = [], []
+    for block_id, block in enumerate([_block(1), _block(2)]):
+        for orientation in ALL_ORIENTATIONS:
+            clean.append(orient(block, orientation))
+            block_of.append(block_id)
+    noisy = np.stack(clean) + rng.normal(0, 0.002, (len(clean), 24, 24)).astype(np.float32)
+    found = cluster_views(dihedral_views(noisy, blur=0), join=0.9, merge=0.95)
+
+    labels = found.labels.tolist()
+    assert labels[:8] == [labels[0]] * 8 and labels[8:] == [labels[8]] * 8
+    assert labels[0] != labels[8]
+    for first in (0, 8):
+        # The reported orientation o says instance = orient(prototype, o): undoing it must give
+        # the same picture for every instance of a motif.
+        upright = [orient(clean[i], inverse(found.orientation(i))) for i in range(first, first + 8)]
+        for picture in upright[1:]:
+            np.testing.assert_array_equal(picture, upright[0])
+    assert found.similarity.min() > 0.9
+
+
+def test_a_prototype_view_set_is_a_permutation_of_its_instance_views():
+    """If orient(x, O_v) is the prototype, the prototype's views are x's views permuted by
+    PERMUTE[v]: what lets aligned members be averaged into all eight prototype views."""
+    x = _block(3)
+    views = dihedral_views(x[None], blur=0)[0]
+    for v, orientation in enumerate(ALL_ORIENTATIONS):
+        prototype_views = dihedral_views(orient(x, orientation)[None], blur=0)[0]
+        np.testing.assert_allclose(views[PERMUTE[v]], prototype_views, atol=1e-6)

@@ -1,0 +1,165 @@
+"""``florilege-train export``: a trained run → a model bundle the service can run without torch.
+
+The bundle is checked before it exists: the ONNX graph is run with onnxruntime on the run's own
+held-out crops and compared with the torch model, and the largest difference is recorded in
+``bundle.json``. Export writes into a temporary folder and renames it, and never replaces an
+existing bundle, so a bundle on disk is always complete and always the one that was checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+from service.bundle import (
+    BUNDLE_FORMAT,
+    EMBED_STAGE,
+    MANIFEST,
+    InputContract,
+    file_sha256,
+    load_bundle,
+)
+from training.config import load_config, to_dict
+from training.model import Encoder
+from training.train import CONFIG, CROPS, METRICS, load_weights
+
+OPSET = 17
+EMBED_FILE = "embed.onnx"
+#: Export fails when onnxruntime and torch disagree by more than this on any embedding value.
+TOLERANCE = 1e-4
+PARITY_CROPS = 64
+
+
+def export_run(run: Path, bundle: Path, tolerance: float = TOLERANCE) -> dict[str, Any]:
+    """Write the bundle of ``run`` into the new folder ``bundle``; return its manifest."""
+    run, bundle = Path(run), Path(bundle)
+    if bundle.exists():
+        raise FileExistsError(f"{bundle} exists: export never overwrites a bundle")
+    model, saved = load_weights(run)
+    partial = bundle.with_name(bundle.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        _to_onnx(model, partial / EMBED_FILE)
+        crops = _parity_crops(run, model.kwargs["size"])
+        difference = _parity(model, partial / EMBED_FILE, crops)
+        if difference > tolerance:
+            raise ValueError(
+                f"onnxruntime and torch differ by {difference:.2e} (> {tolerance:.0e}) on "
+                f"{len(crops)} crops of {run}: the export is wrong, not written"
+            )
+        manifest = _manifest(run, saved, model, len(crops), difference)
+        manifest["files"] = {EMBED_FILE: file_sha256(partial / EMBED_FILE)}
+        (partial / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+        load_bundle(partial)  # the service's own checks, before the bundle is published
+        partial.rename(bundle)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return manifest
+
+
+def _to_onnx(model: Encoder, path: Path) -> None:
+    size = model.kwargs["size"]
+    example = torch.zeros(2, 1, size, size)
+    # torch 2.13's default exporter needs onnxscript and warns from inside itself; the
+    # TorchScript exporter covers this plain convolutional graph exactly, and says it is
+    # deprecated, which is not ours to act on (pytest turns warnings into errors).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            model,
+            (example,),
+            str(path),
+            opset_version=OPSET,
+            input_names=["crops"],
+            output_names=["embeddings"],
+            dynamic_axes={"crops": {0: "batch"}, "embeddings": {0: "batch"}},
+            dynamo=False,
+        )
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+
+
+def _parity_crops(run: Path, size: int) -> np.ndarray:
+    """Real crops: the run's held-out ones (the training pool when there are too few)."""
+    with np.load(run / CROPS) as saved:
+        crops = np.concatenate([saved["validation"], saved["train"]])[:PARITY_CROPS]
+    if crops.shape[1:] != (size, size):
+        raise ValueError(f"{run / CROPS} holds {crops.shape[1:]} crops, the model takes {size}")
+    return crops[:, None].astype(np.float32)
+
+
+def _parity(model: Encoder, path: Path, crops: np.ndarray) -> float:
+    """Largest absolute difference between torch and onnxruntime embeddings of ``crops``."""
+    with torch.no_grad():
+        expected = model(torch.from_numpy(crops)).numpy()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    found = session.run(None, {"crops": crops})[0]
+    return float(np.abs(found - expected).max())
+
+
+def _manifest(
+    run: Path, saved: dict[str, Any], model: Encoder, crops: int, difference: float
+) -> dict[str, Any]:
+    size = model.kwargs["size"]
+    contract = InputContract(size=size, channels=1, dtype="float32", value_range=(0.0, 1.0))
+    return {
+        "format": BUNDLE_FORMAT,
+        "name": saved["model_name"],
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model": {"kwargs": model.kwargs, "epochs": saved["epoch"]},
+        "training": {"config": to_dict(load_config(run / CONFIG)), "metrics": _last(run)},
+        "stages": {
+            EMBED_STAGE: {
+                "file": EMBED_FILE,
+                "input": {
+                    **contract.to_json(),
+                    "name": "crops",
+                    "layout": "NCHW, dynamic batch",
+                    "meaning": "ink (1) on paper (0): service.decompose.describe.template of a "
+                    f"box, long side scaled to {size} and centred",
+                },
+                "output": {
+                    "name": "embeddings",
+                    "dim": model.kwargs["embedding"],
+                    "normalised": True,
+                    "orientation": "sensitive: compare the 8 dihedral views of a crop",
+                },
+            }
+        },
+        "parity": {EMBED_STAGE: {"max_abs_diff": difference, "crops": crops, "source": CROPS}},
+        "versions": {
+            "torch": torch.__version__,
+            "onnx": onnx.__version__,
+            "onnxruntime": ort.__version__,
+            "opset": OPSET,
+            "python": platform.python_version(),
+        },
+    }
+
+
+def _last(run: Path) -> dict[str, Any]:
+    lines = (run / METRICS).read_text().splitlines() if (run / METRICS).is_file() else []
+    return json.loads(lines[-1]) if lines else {}
+
+
+def main_export(args: argparse.Namespace) -> int:
+    """The ``export`` command: ``--run`` (parsed into ``run_dir``: ``run`` names the handler)
+    and ``--out``."""
+    manifest = export_run(args.run_dir, args.out)
+    parity = manifest["parity"][EMBED_STAGE]
+    print(
+        f"bundle written to {args.out}: {manifest['name']}, parity max |torch - onnxruntime| = "
+        f"{parity['max_abs_diff']:.2e} on {parity['crops']} crops"
+    )
+    return 0
