@@ -13,9 +13,15 @@ from pathlib import Path
 
 
 def _decompose(args: argparse.Namespace) -> int:
-    from service.decompose import decompose_paths
+    from service.config import load_config
+    from service.decompose import decompose_paths, describer_for
 
-    decomposition = decompose_paths(args.paths)
+    config = load_config()
+    describer = describer_for(
+        args.bundle or config["BUNDLE"],
+        args.providers.split(",") if args.providers else config["PROVIDERS"],
+    )
+    decomposition = decompose_paths(args.paths, describer=describer)
     decomposition.write(args.out)
     found = sum(len(p.instances) for p in decomposition.pages)
     print(
@@ -49,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     decompose.add_argument("paths", nargs="+", type=Path, help="image files or folders")
     decompose.add_argument("--out", type=Path, required=True, help="decomposition JSON to write")
+    decompose.add_argument(
+        "--bundle", help="model bundle folder (default: FLORILEGE_BUNDLE, else the baseline)"
+    )
+    decompose.add_argument(
+        "--providers", help="onnxruntime providers in order, comma-separated (FLORILEGE_PROVIDERS)"
+    )
     decompose.set_defaults(run=_decompose)
 
     serve = commands.add_parser("serve", help="run the HTTP service (development server)")

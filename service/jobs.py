@@ -202,9 +202,10 @@ def decompose_upload(data: bytes, name: str, config: dict[str, Any]) -> dict[str
         )
     except NotAnImage as err:
         raise InvalidUpload(str(err)) from err
-    from service.decompose import PageImage, decompose_images
+    from service.decompose import PageImage, decompose_images, describer_for
 
-    decomposition = decompose_images([PageImage(name, pixels)])
+    describer = describer_for(config["BUNDLE"], config["PROVIDERS"])
+    decomposition = decompose_images([PageImage(name, pixels)], describer=describer)
     sx, sy = width / pixels.shape[1], height / pixels.shape[0]
 
     def scaled(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
@@ -351,10 +352,14 @@ class JobRunner:
         return {name: loaded[name] for name in order if name in loaded}
 
     def _decompose_pages(self, loaded: dict[str, LoadedImage]) -> Decomposition:
-        from service.decompose import PageImage, decompose_images
+        from service.decompose import PageImage, decompose_images, describer_for
 
+        # Loaded on first use in this process: each gunicorn worker opens its own onnxruntime
+        # session after the fork.
+        describer = describer_for(self.config["BUNDLE"], self.config["PROVIDERS"])
         return decompose_images(
-            [PageImage(name, item.raster.pixels) for name, item in loaded.items()]
+            [PageImage(name, item.raster.pixels) for name, item in loaded.items()],
+            describer=describer,
         )
 
 

@@ -1,10 +1,13 @@
 """Unsupervised decomposition of page images into vignette instances grouped into motifs.
 
-This is the classical baseline (no learned weights): ink segmentation, components grouped into
-instances, dihedral-aligned template descriptors, and clustering into an unknown number of
-motifs. Learned models must beat it on the benchmark (docs/benchmarks.md).
+Ink segmentation, components grouped into instances, a descriptor of each instance under the
+eight orientations (template pixels by default, or a model bundle's learned embedding), and
+clustering into an unknown number of motifs. With templates this is the training-free
+baseline that learned models must beat (docs/benchmarks.md).
 """
 
+from service.decompose.describe import Describer as Describer
+from service.decompose.describe import describer_for as describer_for
 from service.decompose.pipeline import PageImage as PageImage
 from service.decompose.pipeline import PageReadError as PageReadError
 from service.decompose.pipeline import decompose_images as decompose_images

@@ -7,11 +7,20 @@ invariant to scale, rotation and mirror and tolerant of wear and inking.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
 from service.dihedral import ALL_ORIENTATIONS, orient
+
+if TYPE_CHECKING:
+    from service.bundle import Bundle
 
 TEMPLATE_SIZE = 32
 
@@ -51,3 +60,62 @@ def dihedral_views(templates: np.ndarray, blur: float = 1.0) -> np.ndarray:
         len(templates), len(ALL_ORIENTATIONS), -1
     )
     return normalise(views)
+
+
+class Describer(Protocol):
+    """Turns (N, size, size) instance crops into (N, 8, D) unit views, one per orientation."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+    def views(self, crops: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class TemplateDescriber:
+    """The training-free descriptor: blurred, normalised template pixels."""
+
+    name: str = "baseline"
+    size: int = TEMPLATE_SIZE
+
+    def views(self, crops: np.ndarray) -> np.ndarray:
+        return dihedral_views(crops)
+
+
+@dataclass(frozen=True)
+class BundleDescriber:
+    """A learned embedding from an ONNX model bundle (``service.bundle``)."""
+
+    bundle: Bundle
+
+    @property
+    def name(self) -> str:
+        return self.bundle.digest
+
+    @property
+    def size(self) -> int:
+        return self.bundle.contract.size
+
+    def views(self, crops: np.ndarray) -> np.ndarray:
+        return self.bundle.embed_views(crops)
+
+
+def describer_for(bundle: str | None, providers: Sequence[str]) -> Describer:
+    """The descriptor a configuration asks for: templates, or the bundle in folder ``bundle``.
+
+    Bundles are loaded once per process and on first use, so each gunicorn worker opens its
+    own onnxruntime session after the fork.
+    """
+    if not bundle:
+        return TemplateDescriber()
+    return _load_bundle_describer(str(bundle), tuple(providers))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_bundle_describer(folder: str, providers: tuple[str, ...]) -> BundleDescriber:
+    from service.bundle import load_bundle
+
+    return BundleDescriber(load_bundle(Path(folder), providers=list(providers)))

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from service.decompose.cluster import Clustering, ClusterParams, cluster_templates, instance_scores
-from service.decompose.describe import TEMPLATE_SIZE, dihedral_views, template
+from service.decompose.cluster import Clustering, ClusterParams, cluster_views, instance_scores
+from service.decompose.describe import TEMPLATE_SIZE, Describer, TemplateDescriber, template
 from service.decompose.repeats import RepeatParams, chained_repeats, split_touching
 from service.decompose.segment import (
     SegmentParams,
@@ -47,7 +47,8 @@ class BaselineParams:
 class _PageFindings:
     page: PageImage
     boxes: list[Box]
-    templates: np.ndarray
+    templates: np.ndarray  # (N, S, S) for prototype images
+    views: np.ndarray  # (N, 8, D) for comparing instances
 
 
 class PageReadError(ValueError):
@@ -76,21 +77,34 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def decompose_paths(paths: Sequence[Path], params: BaselineParams | None = None) -> Decomposition:
+def decompose_paths(
+    paths: Sequence[Path],
+    params: BaselineParams | None = None,
+    describer: Describer | None = None,
+) -> Decomposition:
     """Decompose image files and folders of images (read one at a time to bound memory)."""
-    findings = [_analyse(read_page(p), params or BaselineParams()) for p in expand_paths(paths)]
-    return _assemble(findings, params or BaselineParams())
+    params = params or BaselineParams()
+    chosen = describer or TemplateDescriber()
+    findings = [_analyse(read_page(p), params, chosen) for p in expand_paths(paths)]
+    return _assemble(findings, params, chosen)
 
 
 def decompose_images(
-    pages: Sequence[PageImage], params: BaselineParams | None = None
+    pages: Sequence[PageImage],
+    params: BaselineParams | None = None,
+    describer: Describer | None = None,
 ) -> Decomposition:
-    """Discover motifs across all ``pages`` and place their instances, without labels."""
+    """Discover motifs across all ``pages`` and place their instances, without labels.
+
+    ``describer`` compares instances: template pixels by default, or a model bundle's learned
+    embedding (``describer_for``).
+    """
     params = params or BaselineParams()
-    return _assemble([_analyse(page, params) for page in pages], params)
+    chosen = describer or TemplateDescriber()
+    return _assemble([_analyse(page, params, chosen) for page in pages], params, chosen)
 
 
-def _analyse(page: PageImage, params: BaselineParams) -> _PageFindings:
+def _analyse(page: PageImage, params: BaselineParams, describer: Describer) -> _PageFindings:
     ink = ink_map(page.pixels)
     mask = binarize(ink)
     large, small, x_height = split_by_size(mask, params.segment)
@@ -103,8 +117,9 @@ def _analyse(page: PageImage, params: BaselineParams) -> _PageFindings:
         box for box, text in zip(boxes, text_like(ink, boxes, params.text), strict=True) if not text
     ]
     boxes += _outside(chained_repeats(ink, small, x_height, params.repeats), boxes)
-    templates = np.stack([template(ink, box) for box in boxes]) if boxes else _no_templates()
-    return _PageFindings(page, boxes, templates)
+    templates = _crops(ink, boxes, TEMPLATE_SIZE)
+    crops = templates if describer.size == TEMPLATE_SIZE else _crops(ink, boxes, describer.size)
+    return _PageFindings(page, boxes, templates, describer.views(crops))
 
 
 def _outside(boxes: list[Box], occupied: list[Box]) -> list[Box]:
@@ -115,13 +130,19 @@ def _outside(boxes: list[Box], occupied: list[Box]) -> list[Box]:
     return [box for box, hit in zip(boxes, hits, strict=True) if not hit]
 
 
-def _no_templates() -> np.ndarray:
-    return np.zeros((0, TEMPLATE_SIZE, TEMPLATE_SIZE), dtype=np.float32)
+def _crops(ink: np.ndarray, boxes: list[Box], size: int) -> np.ndarray:
+    crops = [template(ink, box, size) for box in boxes]
+    return np.stack(crops) if crops else np.zeros((0, size, size), dtype=np.float32)
 
 
-def _assemble(findings: list[_PageFindings], params: BaselineParams) -> Decomposition:
-    templates = np.concatenate([f.templates for f in findings]) if findings else _no_templates()
-    clustering = cluster_templates(templates, dihedral_views(templates), params.cluster)
+def _assemble(
+    findings: list[_PageFindings], params: BaselineParams, describer: Describer
+) -> Decomposition:
+    if not findings:
+        return Decomposition(pages=[], motifs=[], model=describer.name)
+    templates = np.concatenate([f.templates for f in findings])
+    views = np.concatenate([f.views for f in findings])
+    clustering = cluster_views(templates, views, params.cluster)
     scores = instance_scores(clustering)
     keep = scores >= params.min_score
     kept_motifs = np.unique(clustering.labels[keep])
@@ -133,7 +154,8 @@ def _assemble(findings: list[_PageFindings], params: BaselineParams) -> Decompos
         pages.append(_page(found.page, kept, clustering, scores, motif_ids, params.segment))
         start += len(found.boxes)
     boxes = [box for f in findings for box in f.boxes]
-    return Decomposition(pages=pages, motifs=_motifs(boxes, keep, clustering, motif_ids))
+    motifs = _motifs(boxes, keep, clustering, motif_ids)
+    return Decomposition(pages=pages, motifs=motifs, model=describer.name)
 
 
 def _page(

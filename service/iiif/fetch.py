@@ -2,7 +2,10 @@
 
 Every URL a user hands us is fetched by the server, so each request (and each redirect) is
 checked: only http(s), and no private, loopback or link-local address unless the host is in
-``FLORILEGE_ALLOW_HOSTS``. Responses are streamed and cut at a byte limit and a total deadline;
+``FLORILEGE_ALLOW_HOSTS``. The check is made again when a connection is opened, on the very
+addresses the socket then connects to (``service/iiif/pinned.py``), so that a name answering a
+public address to the check and a private one to the connection (DNS rebinding) gets nowhere.
+Responses are streamed and cut at a byte limit and a total deadline;
 transient failures are retried with backoff that honours ``Retry-After``; a semaphore per host
 keeps us from hammering one library's server.
 """
@@ -21,6 +24,8 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+
+from service.iiif.pinned import PinnedAdapter
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_REDIRECTS = 5
@@ -123,19 +128,34 @@ class Fetcher:
     _slots: dict[str, threading.BoundedSemaphore] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def __post_init__(self) -> None:
+        # Every connection this session opens goes through `addresses`. Proxies from the
+        # environment are ignored: a proxy resolves names itself, out of our reach.
+        self.session.trust_env = False
+        adapter = PinnedAdapter(self.addresses)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
     def check_url(self, url: str) -> str:
         """Raise unless ``url`` may be fetched; return its host."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise BadURL(f"only http(s) URLs can be fetched, got {url!r}", url)
         host = parts.hostname.lower()
-        if host in self.policy.allow_hosts:
-            return host
-        for address in self.resolve(host):
+        self.addresses(host, url)
+        return host
+
+    def addresses(self, host: str, url: str = "") -> list[str]:
+        """The addresses ``host`` may be reached at: all it resolves to if it is allowed, else
+        only when every one is public (one private answer is enough to refuse the host)."""
+        found = list(self.resolve(host))
+        if host.lower() in self.policy.allow_hosts:
+            return found
+        for address in found:
             ip = ipaddress.ip_address(address.split("%")[0])
             if not ip.is_global or ip.is_multicast:
-                raise HostRefused(f"{host} resolves to non-public address {ip}", url)
-        return host
+                raise HostRefused(f"{host} resolves to non-public address {ip}", url or host)
+        return found
 
     def get(self, url: str, accept: str = "*/*") -> Response:
         """GET ``url`` following checked redirects, with retries; raise a ``FetchError``."""

@@ -1,16 +1,30 @@
-"""A JSON Schema for the parts of IIIF Presentation 3 that Florilege writes.
+"""Validation of the IIIF Presentation 3 documents Florilege writes.
 
-Written from the Presentation 3.0 specification (sections 3-5) and the Web Annotation model,
-because the licence of the official schema (IIIF presentation-validator, schema/iiif_3_0.json)
-could not be confirmed from the sources available here. It checks what the specification
-requires of each resource we emit: ids are http(s) URIs, types are the right literals, labels
-are language maps, dimensions are positive integers, annotation pages hold annotations, and an
-annotation's target is a canvas id with an optional ``#xywh=`` fragment of integers.
+The official schema (IIIF/presentation-validator, ``schema/iiif_3_0.json``) is not vendored:
+that repository carries no licence. It has no LICENSE file in any stored version, no
+``license`` in its ``setup.py`` or ``pyproject.toml``, and no licence statement in its README
+(checked on 2026-11-25); the only licence file it holds, ``assets/LICENCE.md``, covers a
+spinner GIF. Without a grant, copying the schema into an MIT project is not allowed. So each
+document is checked twice:
+
+1. against iiif-prezi3's models (Apache-2.0, installed), which iiif-prezi3 generates from that
+   official schema (its skeleton is regenerated with datamodel-codegen from
+   ``iiif_3_0.json``). The document must load, and writing it back must give the same JSON,
+   so that nothing was coerced or dropped on the way;
+2. against the local schema below, written from the Presentation 3.0 specification (sections
+   3-5) and the Web Annotation model, for what those models let through: they turn a plain
+   string label into a language map, accept any string as a target or an id, and any agent
+   type. Here ids must be http(s) URIs, labels language maps, dimensions positive integers,
+   targets a canvas id with an optional ``#xywh=`` fragment of integers, and the generator a
+   ``Software`` agent.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import jsonschema
+from iiif_prezi3 import skeleton
 
 HTTP_ID = {"type": "string", "pattern": "^https?://[^\\s]+$"}
 LANGUAGE_MAP = {
@@ -160,3 +174,27 @@ SCHEMA: dict[str, Any] = {
 
 def schema_for(definition: str) -> dict[str, Any]:
     return {**SCHEMA, "$ref": f"#/$defs/{definition}"}
+
+
+MODELS = {"manifest": skeleton.Manifest, "annotationPage": skeleton.AnnotationPage}
+
+
+def _same(written: Any, read_back: Any) -> bool:
+    """``read_back`` equals ``written`` but for empty lists iiif-prezi3 adds as defaults (the
+    ``items`` of an AnnotationPage given by reference)."""
+    if isinstance(written, dict) and isinstance(read_back, dict):
+        extra = read_back.keys() - written.keys()
+        return all(read_back[k] == [] for k in extra) and all(
+            k in read_back and _same(v, read_back[k]) for k, v in written.items()
+        )
+    if isinstance(written, list) and isinstance(read_back, list):
+        return len(written) == len(read_back) and all(map(_same, written, read_back))
+    return bool(written == read_back)
+
+
+def assert_valid_v3(doc: dict[str, Any], definition: str) -> None:
+    """Raise unless ``doc`` is a valid ``definition`` ("manifest" or "annotationPage")."""
+    model = MODELS[definition].model_validate(doc)
+    read_back = model.model_dump(exclude_none=True, by_alias=True, mode="json")
+    assert _same(doc, read_back), f"iiif-prezi3 changed the {definition} on reading it"
+    jsonschema.validate(doc, schema_for(definition))

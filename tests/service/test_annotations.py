@@ -15,7 +15,7 @@ from service.iiif.manifest import CanvasRef, ImageRef, ImageService, canvas_key,
 from service.iiif.motif_manifest import motif_manifest
 from service.iiif.placement import Placement, integer_box, place
 from tests.conftest import IIIFSite, manifest_v2, manifest_v3
-from tests.service.iiif3_schema import schema_for
+from tests.service.iiif3_schema import assert_valid_v3
 
 CANVAS = "http://books.test/b/canvas/1"
 SERVICE = ImageService("http://img.test/3.0_pil/page1", 3)
@@ -50,7 +50,7 @@ def test_annotation_page_v3_is_valid_and_complete() -> None:
         link,
         "http://florilege.test",
     )
-    jsonschema.validate(page, schema_for("annotationPage"))
+    assert_valid_v3(page, "annotationPage")
     first = page["items"][0]
     assert first["target"] == f"{CANVAS}#xywh=10,20,30,40"
     assert first["motivation"] == "commenting"
@@ -70,7 +70,7 @@ def test_schema_catches_mistakes() -> None:
     )
     page["items"][0]["target"] = f"{CANVAS}#xywh=1.5,2,3,4"
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(page, schema_for("annotationPage"))
+        assert_valid_v3(page, "annotationPage")
 
 
 def test_annotation_list_v2() -> None:
@@ -95,7 +95,7 @@ def test_augmented_v3_manifest_is_valid(tmp_path: Path) -> None:
     original = manifest_v3(site, "b", ["page1", "page2"])
     original["items"][1]["annotations"] = [{"id": "http://other.test/p", "type": "AnnotationPage"}]
     doc = augment_manifest(original, 3, lambda cid: f"http://florilege.test/a/{canvas_key(cid)}")
-    jsonschema.validate(doc, schema_for("manifest"))
+    assert_valid_v3(doc, "manifest")
     assert doc["items"][0]["annotations"] == [
         {
             "id": f"http://florilege.test/a/{canvas_key(doc['items'][0]['id'])}",
@@ -126,7 +126,7 @@ def test_motif_manifest_is_valid() -> None:
     doc = motif_manifest(
         "http://florilege.test/motifs/m/manifest", "m", placements, {canvas_key(CANVAS): "page 1"}
     )
-    jsonschema.validate(doc, schema_for("manifest"))
+    assert_valid_v3(doc, "manifest")
     assert len(doc["items"]) == 2  # the instance without an Image API service is left out
     first, second = doc["items"]
     assert (first["width"], first["height"]) == (15, 20)
@@ -141,15 +141,13 @@ def test_served_documents_are_valid(app: Any, client: Any, iiif_site: IIIFSite) 
     client.post("/api/jobs", json={"manifest": url})
     app.extensions["florilege"].runner.run_pending()
     manifest = client.get("/iiif/manifest", query_string={"url": url}).json
-    jsonschema.validate(manifest, schema_for("manifest"))
+    assert_valid_v3(manifest, "manifest")
     page_url = manifest["items"][0]["annotations"][0]["id"]
     page = client.get(page_url.removeprefix("http://florilege.test")).json
-    jsonschema.validate(page, schema_for("annotationPage"))
+    assert_valid_v3(page, "annotationPage")
     assert len(page["items"]) == 10
     for motif in client.get("/motifs").json["motifs"]:
-        jsonschema.validate(
-            client.get(f"/motifs/{motif['id']}/manifest").json, schema_for("manifest")
-        )
+        assert_valid_v3(client.get(f"/motifs/{motif[\'id\']}/manifest").json, "manifest")
 
 
 def test_integer_boxes_contain_the_box_and_stay_inside() -> None:

@@ -17,6 +17,8 @@ import onnxruntime as ort
 import pytest
 
 from service.bundle import BundleError, load_bundle
+from service.cli import main as florilege
+from service.decomposition import Decomposition
 from service.dihedral import ALL_ORIENTATIONS, orient
 
 REPO = Path(__file__).resolve().parents[2]
@@ -166,3 +168,33 @@ def test_cuda_is_never_swapped_for_cpu_silently(built):
         load_bundle(built / "bundle", providers=asked)
     bundle = load_bundle(built / "bundle", providers=asked, allow_fallback=True)
     assert bundle.providers == ["CPUExecutionProvider"]
+
+
+DECOMPOSE_WITHOUT_TORCH = """
+import sys
+sys.modules["torch"] = None  # from here on, `import torch` raises ImportError
+from service.cli import main
+sys.exit(main(["decompose", sys.argv[1], "--bundle", sys.argv[2], "--out", sys.argv[3]]))
+"""
+
+
+def test_decompose_runs_a_bundle_without_torch(built, tmp_path):
+    """The whole decomposition with the learned descriptor, in a process that cannot import
+    torch; the output names the bundle that made it."""
+    out = tmp_path / "d.json"
+    _python(DECOMPOSE_WITHOUT_TORCH, built / "pages" / "images", built / "bundle", out)
+    decomposition = Decomposition.read(out)
+    assert decomposition.model == load_bundle(built / "bundle").digest
+    assert len(decomposition.pages) == 2
+    assert sum(len(page.instances) for page in decomposition.pages) > 0
+
+
+def test_decompose_refuses_a_tampered_bundle(copy, built, tmp_path, capsys):
+    (copy / "embed.onnx").write_bytes(b"not a model")
+    out = tmp_path / "d.json"
+    code = florilege(
+        ["decompose", str(built / "pages" / "images"), "--bundle", str(copy), "--out", str(out)]
+    )
+    assert code == 2
+    assert "sha256" in capsys.readouterr().err
+    assert not out.exists()

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import http.server
+import ssl
+import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import pytest
 
 from service.iiif.fetch import (
     BadURL,
+    FetchError,
     Fetcher,
     FetchPolicy,
     HostRefused,
@@ -143,3 +151,94 @@ def test_per_host_concurrency_limit(iiif_site: IIIFSite) -> None:
     with ThreadPoolExecutor(3) as pool:
         list(pool.map(lambda _: fetcher.get(url), range(3)))
     assert time.monotonic() - start >= 0.9  # one at a time
+
+
+class _EchoHost(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so that a second request reuses the socket
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        body = self.headers["Host"].encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _serve(server: http.server.ThreadingHTTPServer) -> Iterator[int]:
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_port
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def echo_port() -> Iterator[int]:
+    """A loopback server that answers with the Host header it was sent."""
+    yield from _serve(http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EchoHost))
+
+
+@pytest.fixture
+def tls_echo(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """The same over TLS, with a self-signed certificate for books.test only."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+        + ["-nodes", "-days", "1", "-subj", "/CN=books.test"]
+        + ["-addext", "subjectAltName=DNS:books.test", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EchoHost)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    for port in _serve(server):
+        yield port, cert
+
+
+def rebinding(*answers: list[str]) -> tuple[list[str], object]:
+    """A resolver answering ``answers`` in turn (the last one repeats), and the hosts asked."""
+    asked: list[str] = []
+
+    def resolve(host: str) -> list[str]:
+        asked.append(host)
+        return answers[min(len(asked), len(answers)) - 1]
+
+    return asked, resolve
+
+
+def test_dns_rebinding_is_refused_at_connect(iiif_site: IIIFSite) -> None:
+    # "localhost" is not in the allow list. Resolved by the system, as requests would do on its
+    # own, it reaches the static server on 127.0.0.1: the connection must use the guard instead.
+    fetcher, _ = make_fetcher()
+    asked, fetcher.resolve = rebinding(["93.184.216.34"], ["127.0.0.2"])  # type: ignore[assignment]
+    port = urlsplit(iiif_site.static_base).port
+    with pytest.raises(HostRefused, match="127.0.0.2"):
+        fetcher.get(f"http://localhost:{port}/plain.png")
+    assert asked == ["localhost", "localhost"]  # once for the check, once for the connection
+
+
+def test_connections_go_to_the_vetted_address_with_the_host_name(echo_port: int) -> None:
+    # books.test has no DNS entry: only the guard's answer can have led the socket to loopback.
+    fetcher, _ = make_fetcher(allow_hosts=frozenset({"books.test"}))
+    asked, fetcher.resolve = rebinding(["127.0.0.1"])  # type: ignore[assignment]
+    response = fetcher.get(f"http://books.test:{echo_port}/")
+    assert response.content == f"books.test:{echo_port}".encode()
+    assert asked == ["books.test", "books.test"]
+    fetcher.get(f"http://books.test:{echo_port}/again")  # a kept-alive connection: no new lookup
+    assert len(asked) == 3  # only the check
+
+
+def test_tls_keeps_the_host_name_for_sni_and_certificate(tls_echo: tuple[int, Path]) -> None:
+    port, cert = tls_echo
+    fetcher, _ = make_fetcher(allow_hosts=frozenset({"books.test", "other.test"}), retries=0)
+    fetcher.session.verify = str(cert)
+    fetcher.resolve = lambda host: ["127.0.0.1"]
+    # The socket goes to 127.0.0.1, yet the certificate is checked against the name in the URL.
+    assert fetcher.get(f"https://books.test:{port}/").content == f"books.test:{port}".encode()
+    with pytest.raises(FetchError, match="other.test"):
+        fetcher.get(f"https://other.test:{port}/")

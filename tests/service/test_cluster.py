@@ -1,13 +1,13 @@
-"""The experiment's clustering of dihedral view sets (training/compare_descriptors.py)."""
+"""Clustering instances, given as eight dihedral views, into motifs (decompose/cluster.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
 
+from service.decompose.cluster import PERMUTE, ClusterParams, cluster_views
 from service.decompose.describe import dihedral_views
 from service.dihedral import ALL_ORIENTATIONS, inverse, orient
-from training.compare_descriptors import PERMUTE, cluster_views
 
 
 def _block(seed: int) -> np.ndarray:
@@ -24,7 +24,7 @@ def test_instances_group_by_block_and_turn_back_onto_one_prototype():
             clean.append(orient(block, orientation))
             block_of.append(block_id)
     noisy = np.stack(clean) + rng.normal(0, 0.002, (len(clean), 24, 24)).astype(np.float32)
-    found = cluster_views(dihedral_views(noisy, blur=0), join=0.9, merge=0.95)
+    found = cluster_views(noisy, dihedral_views(noisy, blur=0), ClusterParams(join=0.9, merge=0.95))
 
     labels = found.labels.tolist()
     assert labels[:8] == [labels[0]] * 8 and labels[8:] == [labels[8]] * 8
@@ -32,7 +32,9 @@ def test_instances_group_by_block_and_turn_back_onto_one_prototype():
     for first in (0, 8):
         # The reported orientation o says instance = orient(prototype, o): undoing it must give
         # the same picture for every instance of a motif.
-        upright = [orient(clean[i], inverse(found.orientation(i))) for i in range(first, first + 8)]
+        upright = [
+            orient(clean[i], inverse(found.orientations[i])) for i in range(first, first + 8)
+        ]
         for picture in upright[1:]:
             np.testing.assert_array_equal(picture, upright[0])
     assert found.similarity.min() > 0.9
