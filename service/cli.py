@@ -14,14 +14,22 @@ from pathlib import Path
 
 def _decompose(args: argparse.Namespace) -> int:
     from service.config import load_config
-    from service.decompose import decompose_paths, describer_for
+    from service.decompose import describer_for
+    from service.decompose.catalogue import DETAIL_SIZE, read_catalogue, write_catalogue
+    from service.decompose.pipeline import discover, expand_paths, read_page
 
     config = load_config()
     describer = describer_for(
         args.bundle or config["BUNDLE"],
         args.providers.split(",") if args.providers else config["PROVIDERS"],
     )
-    decomposition = decompose_paths(args.paths, describer=describer)
+    known = read_catalogue(args.catalogue) if args.catalogue else None
+    pages = map(read_page, expand_paths(args.paths))
+    detail_size = DETAIL_SIZE if args.save_catalogue else None
+    discovery = discover(pages, describer=describer, known=known, detail_size=detail_size)
+    if args.save_catalogue:
+        write_catalogue(args.save_catalogue, discovery)
+    decomposition = discovery.decomposition
     decomposition.write(args.out)
     found = sum(len(p.instances) for p in decomposition.pages)
     print(
@@ -55,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     decompose.add_argument("paths", nargs="+", type=Path, help="image files or folders")
     decompose.add_argument("--out", type=Path, required=True, help="decomposition JSON to write")
+    decompose.add_argument(
+        "--catalogue", type=Path, help="assign instances to this catalogue's motifs first"
+    )
+    decompose.add_argument(
+        "--save-catalogue",
+        type=Path,
+        help="write the motif catalogue (prototypes, hierarchy, difference maps) to this folder",
+    )
     decompose.add_argument(
         "--bundle", help="model bundle folder (default: FLORILEGE_BUNDLE, else the baseline)"
     )

@@ -43,6 +43,8 @@ class Clustering:
     similarity: np.ndarray  # (N,) similarity with the prototype
     prototypes: np.ndarray  # (K, S, S) template images in the prototype frame
     parents: np.ndarray  # (K,) group index per motif
+    views: np.ndarray  # (K, 8, D) each prototype's eight views
+    known: np.ndarray  # (K,) index into the known prototypes given, or -1 for a new motif
 
 
 @dataclass(frozen=True)
@@ -53,18 +55,30 @@ class _Assignment:
 
 
 def cluster_views(
-    templates: np.ndarray, views: np.ndarray, params: ClusterParams | None = None
+    templates: np.ndarray,
+    views: np.ndarray,
+    params: ClusterParams | None = None,
+    known: np.ndarray | None = None,
 ) -> Clustering:
-    """Cluster instances given their (N, S, S) ``templates`` and (N, 8, D) unit ``views``."""
+    """Cluster instances given their (N, S, S) ``templates`` and (N, 8, D) unit ``views``.
+
+    ``known`` (K, 8, D) are the prototypes of an existing catalogue: they stay as they are,
+    instances are assigned to them first, and only what fits none of them makes new motifs.
+    """
     params = params or ClusterParams()
+    fixed = np.zeros((0, *views.shape[1:]), np.float32) if known is None else known
     if len(views) == 0:
         size = templates.shape[-1]
         empty = np.zeros((0, size, size), dtype=np.float32)
-        return Clustering(np.zeros(0, int), [], np.zeros(0), empty, np.zeros(0, int))
-    prototypes = _leader_pass(views, np.zeros((0, *views.shape[1:]), np.float32), params.join)
+        none = np.zeros(0, int)
+        return Clustering(none, [], np.zeros(0), empty, none, fixed[:0], none)
+    prototypes = _leader_pass(views, fixed, params.join)
     for _ in range(params.rounds):
         found = _assign(views, prototypes)
-        prototypes = _merge_alike(_aligned_means(views, found, len(prototypes)), params.merge)
+        means = _aligned_means(views, found, len(prototypes), keep_first=len(fixed))
+        prototypes = _merge_alike(
+            np.concatenate([fixed, means[len(fixed) :]]), params.merge, keep_first=len(fixed)
+        )
         orphans = _assign(views, prototypes).similarity < params.join
         prototypes = _leader_pass(views[orphans], prototypes, params.join)
     found = _assign(views, prototypes)
@@ -75,6 +89,8 @@ def cluster_views(
         similarity=found.similarity,
         prototypes=_aligned_template_means(templates, labels, found.views, len(used)),
         parents=_hierarchy(prototypes[used], params.group),
+        views=prototypes[used],
+        known=np.where(used < len(fixed), used, -1),
     )
 
 
@@ -106,20 +122,31 @@ def _leader_pass(views: np.ndarray, prototypes: np.ndarray, join: float) -> np.n
     return np.asarray(found, dtype=np.float32).reshape(-1, *views.shape[1:])
 
 
-def _aligned_means(views: np.ndarray, found: _Assignment, k: int) -> np.ndarray:
-    """Each prototype's eight views: the mean of its members' views, turned into its frame."""
+def _aligned_means(
+    views: np.ndarray, found: _Assignment, k: int, keep_first: int = 0
+) -> np.ndarray:
+    """Each prototype's eight views: the mean of its members' views, turned into its frame.
+
+    Prototypes without members are dropped, except the first ``keep_first`` (known ones).
+    """
     aligned = views[np.arange(len(views))[:, None], PERMUTE[found.views]]  # (N, 8, D)
     sums = np.zeros((k, *views.shape[1:]))
     np.add.at(sums, found.labels, aligned)
-    sums = sums[np.bincount(found.labels, minlength=k) > 0]
-    return (sums / np.linalg.norm(sums, axis=2, keepdims=True)).astype(np.float32)
+    keep = np.bincount(found.labels, minlength=k) > 0
+    keep[:keep_first] = True
+    norms = np.maximum(np.linalg.norm(sums[keep], axis=2, keepdims=True), 1e-12)
+    return (sums[keep] / norms).astype(np.float32)
 
 
-def _merge_alike(prototypes: np.ndarray, merge: float) -> np.ndarray:
-    """Keep the first of every set of prototypes that match under some orientation."""
+def _merge_alike(prototypes: np.ndarray, merge: float, keep_first: int = 0) -> np.ndarray:
+    """Keep the first of every set of prototypes that match under some orientation.
+
+    The first ``keep_first`` (a known catalogue's) are always kept.
+    """
     kept: list[np.ndarray] = []
-    for proto in prototypes:
-        if kept and float((np.asarray(kept) @ proto[0]).max()) >= merge:
+    for index, proto in enumerate(prototypes):
+        alike = kept and float((np.asarray(kept) @ proto[0]).max()) >= merge
+        if alike and index >= keep_first:
             continue
         kept.append(proto)
     return np.asarray(kept, dtype=np.float32)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,11 +45,25 @@ class BaselineParams:
 
 
 @dataclass
-class _PageFindings:
+class PageFindings:
+    """What one page yields before clustering: instance boxes and their descriptors."""
+
     page: PageImage
     boxes: list[Box]
     templates: np.ndarray  # (N, S, S) for prototype images
     views: np.ndarray  # (N, 8, D) for comparing instances
+    details: np.ndarray | None = None  # (N, s, s) uint8 larger crops, kept for a catalogue
+
+
+@dataclass
+class Discovery:
+    """A decomposition with what produced it: the catalogue is written from this."""
+
+    decomposition: Decomposition
+    findings: list[PageFindings]
+    clustering: Clustering
+    motif_ids: dict[int, str]  # motif index in ``clustering`` → id, for kept motifs
+    kept: np.ndarray  # (N,) instances that made it into the decomposition
 
 
 class PageReadError(ValueError):
@@ -83,10 +98,7 @@ def decompose_paths(
     describer: Describer | None = None,
 ) -> Decomposition:
     """Decompose image files and folders of images (read one at a time to bound memory)."""
-    params = params or BaselineParams()
-    chosen = describer or TemplateDescriber()
-    findings = [_analyse(read_page(p), params, chosen) for p in expand_paths(paths)]
-    return _assemble(findings, params, chosen)
+    return discover(map(read_page, expand_paths(paths)), params, describer).decomposition
 
 
 def decompose_images(
@@ -99,12 +111,45 @@ def decompose_images(
     ``describer`` compares instances: template pixels by default, or a model bundle's learned
     embedding (``describer_for``).
     """
+    return discover(pages, params, describer).decomposition
+
+
+def discover(
+    pages: Iterable[PageImage],
+    params: BaselineParams | None = None,
+    describer: Describer | None = None,
+    known: KnownMotifs | None = None,
+    detail_size: int | None = None,
+) -> Discovery:
+    """The decomposition of ``pages`` with its clustering.
+
+    With ``known`` motifs (a catalogue's), instances are assigned to them first and only the
+    rest form new motifs. ``detail_size`` keeps larger crops of every instance, for prototypes
+    and difference maps.
+    """
     params = params or BaselineParams()
     chosen = describer or TemplateDescriber()
-    return _assemble([_analyse(page, params, chosen) for page in pages], params, chosen)
+    if known is not None and known.descriptor != chosen.name:
+        raise ValueError(
+            f"the catalogue was made with descriptor {known.descriptor!r}, not {chosen.name!r}: "
+            "decompose with the same model bundle, or without the catalogue"
+        )
+    findings = [_analyse(page, params, chosen, detail_size) for page in pages]
+    return _assemble(findings, params, chosen, known)
 
 
-def _analyse(page: PageImage, params: BaselineParams, describer: Describer) -> _PageFindings:
+@dataclass(frozen=True)
+class KnownMotifs:
+    """Motifs of an existing catalogue: ids and eight-view prototypes, for one descriptor."""
+
+    descriptor: str
+    ids: list[str]
+    views: np.ndarray  # (K, 8, D)
+
+
+def _analyse(
+    page: PageImage, params: BaselineParams, describer: Describer, detail_size: int | None
+) -> PageFindings:
     ink = ink_map(page.pixels)
     mask = binarize(ink)
     large, small, x_height = split_by_size(mask, params.segment)
@@ -119,7 +164,10 @@ def _analyse(page: PageImage, params: BaselineParams, describer: Describer) -> _
     boxes += _outside(chained_repeats(ink, small, x_height, params.repeats), boxes)
     templates = _crops(ink, boxes, TEMPLATE_SIZE)
     crops = templates if describer.size == TEMPLATE_SIZE else _crops(ink, boxes, describer.size)
-    return _PageFindings(page, boxes, templates, describer.views(crops))
+    details = None
+    if detail_size:
+        details = (np.clip(_crops(ink, boxes, detail_size), 0, 1) * 255).astype(np.uint8)
+    return PageFindings(page, boxes, templates, describer.views(crops), details)
 
 
 def _outside(boxes: list[Box], occupied: list[Box]) -> list[Box]:
@@ -136,17 +184,24 @@ def _crops(ink: np.ndarray, boxes: list[Box], size: int) -> np.ndarray:
 
 
 def _assemble(
-    findings: list[_PageFindings], params: BaselineParams, describer: Describer
-) -> Decomposition:
-    if not findings:
-        return Decomposition(pages=[], motifs=[], model=describer.name)
-    templates = np.concatenate([f.templates for f in findings])
-    views = np.concatenate([f.views for f in findings])
-    clustering = cluster_views(templates, views, params.cluster)
+    findings: list[PageFindings],
+    params: BaselineParams,
+    describer: Describer,
+    known: KnownMotifs | None,
+) -> Discovery:
+    empty = np.zeros((0, TEMPLATE_SIZE, TEMPLATE_SIZE), np.float32)
+    templates = np.concatenate([empty, *(f.templates for f in findings)])
+    views = np.concatenate([f.views for f in findings]) if findings else empty[:, None]
+    clustering = cluster_views(
+        templates, views, params.cluster, None if known is None else known.views
+    )
     scores = instance_scores(clustering)
-    keep = scores >= params.min_score
-    kept_motifs = np.unique(clustering.labels[keep])
-    motif_ids = {int(k): f"m{n + 1:04d}" for n, k in enumerate(kept_motifs)}
+    # An impression of a catalogued block needs no second one on these pages to be trusted.
+    catalogued = clustering.known[clustering.labels] >= 0
+    keep = (scores >= params.min_score) | (
+        catalogued & (clustering.similarity >= params.cluster.join)
+    )
+    motif_ids = _motif_ids(np.unique(clustering.labels[keep]), clustering.known, known)
     pages, start = [], 0
     for found in findings:
         index = range(start, start + len(found.boxes))
@@ -155,7 +210,20 @@ def _assemble(
         start += len(found.boxes)
     boxes = [box for f in findings for box in f.boxes]
     motifs = _motifs(boxes, keep, clustering, motif_ids)
-    return Decomposition(pages=pages, motifs=motifs, model=describer.name)
+    decomposition = Decomposition(pages=pages, motifs=motifs, model=describer.name)
+    return Discovery(decomposition, findings, clustering, motif_ids, keep)
+
+
+def _motif_ids(
+    kept_motifs: np.ndarray, known_index: np.ndarray, known: KnownMotifs | None
+) -> dict[int, str]:
+    """Catalogued motifs keep their ids; new ones are numbered after the catalogue's."""
+    taken = [] if known is None else known.ids
+    numbers = [int(i[1:]) for i in taken if i[1:].isdigit()]
+    fresh = (f"m{n:04d}" for n in itertools.count(max(numbers, default=0) + 1))
+    return {
+        int(k): taken[known_index[k]] if known_index[k] >= 0 else next(fresh) for k in kept_motifs
+    }
 
 
 def _page(
