@@ -12,15 +12,9 @@ import pytest
 from PIL import Image
 
 from service.dihedral import ALL_ORIENTATIONS, IDENTITY, orient
-from training.bank import (
-    DEFAULT_BANK_DIR,
-    VARIANT_AGREEMENT,
-    agreement,
-    best_orientation,
-    load_bank,
-    render_bank,
-    render_glyph,
-)
+from training.bank import DEFAULT_BANK_DIR, load_bank, render_bank
+from training.glyphs import render_glyph
+from training.variants import VARIANT_AGREEMENT, agreement, best_orientation
 
 # The fonts live in the shared folder beside the checkout (../shared/fonts), in CI too.
 FONTS_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "fonts"
