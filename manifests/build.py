@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,8 @@ from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+
+from service.iiif.canvas import image_service, painted_canvas  # noqa: E402 (after the path)
 
 IMAGE_BASE = "http://127.0.0.1:8182"
 MANIFEST_BASE = "http://127.0.0.1:8183"
@@ -47,34 +51,31 @@ def make_pages(count: int) -> list[Path]:
     return paths
 
 
-def manifest_v3(name: str, label: str, pages: list[Path]) -> dict[str, Any]:
-    canvases = []
-    for index, page in enumerate(pages, start=1):
-        width, height = Image.open(page).size
-        canvas_id = f"{MANIFEST_BASE}/{name}/canvas/{index}"
-        service = f"{IMAGE_BASE}/3.0_pil/{page.stem}"
-        body = prezi.Resource(
-            id=f"{service}/full/max/0/default.jpg",
-            type="Image",
-            format="image/jpeg",
-            width=width,
-            height=height,
-            service=[prezi.ServiceV3(id=service, type="ImageService3", profile="level1")],
+@dataclass(frozen=True)
+class Page:
+    """One page image behind an Image API service."""
+
+    service: str  # the Image API service id
+    size: tuple[int, int]  # image pixels
+
+
+def manifest_v3(
+    manifest_id: str, canvas_base: str, label: str, pages: Sequence[Page], scale: int = 1
+) -> dict[str, Any]:
+    """A Presentation 3 book, one canvas per page, each ``scale`` canvas units per pixel."""
+    canvases = [
+        painted_canvas(
+            f"{canvas_base}/canvas/{index}",
+            {"en": [f"p. {index}"]},
+            f"{page.service}/full/max/0/default.jpg",
+            page.size,
+            image_service(page.service, 3),
+            (page.size[0] * scale, page.size[1] * scale),
         )
-        painting = prezi.Annotation(
-            id=f"{canvas_id}/painting", motivation="painting", body=body, target=canvas_id
-        )
-        canvases.append(
-            prezi.Canvas(
-                id=canvas_id,
-                label={"en": [f"p. {index}"]},
-                width=width,
-                height=height,
-                items=[prezi.AnnotationPage(id=f"{canvas_id}/page", items=[painting])],
-            )
-        )
+        for index, page in enumerate(pages, start=1)
+    ]
     manifest = prezi.Manifest(
-        id=f"{MANIFEST_BASE}/{name}.json",
+        id=manifest_id,
         label={"en": [label]},
         items=canvases,
         summary={"en": ["Synthetic pages with composite printers' ornaments (Florilege sample)."]},
@@ -82,19 +83,21 @@ def manifest_v3(name: str, label: str, pages: list[Path]) -> dict[str, Any]:
     return json.loads(manifest.json())
 
 
-def manifest_v2(name: str, label: str, pages: list[Path]) -> dict[str, Any]:
+def manifest_v2(
+    manifest_id: str, canvas_base: str, label: str, pages: Sequence[Page], scale: int = 1
+) -> dict[str, Any]:
+    """The same book in Presentation 2.1 (no typed library writes v2: plain dicts)."""
     canvases = []
     for index, page in enumerate(pages, start=1):
-        width, height = Image.open(page).size
-        canvas_id = f"{MANIFEST_BASE}/{name}/canvas/{index}"
-        service = f"{IMAGE_BASE}/2.1_pil/{page.stem}"
+        canvas_id = f"{canvas_base}/canvas/{index}"
+        width, height = page.size
         canvases.append(
             {
                 "@id": canvas_id,
                 "@type": "sc:Canvas",
                 "label": f"p. {index}",
-                "width": width,
-                "height": height,
+                "width": width * scale,
+                "height": height * scale,
                 "images": [
                     {
                         "@id": f"{canvas_id}/painting",
@@ -102,14 +105,14 @@ def manifest_v2(name: str, label: str, pages: list[Path]) -> dict[str, Any]:
                         "motivation": "sc:painting",
                         "on": canvas_id,
                         "resource": {
-                            "@id": f"{service}/full/full/0/default.jpg",
+                            "@id": f"{page.service}/full/full/0/default.jpg",
                             "@type": "dctypes:Image",
                             "format": "image/jpeg",
                             "width": width,
                             "height": height,
                             "service": {
                                 "@context": "http://iiif.io/api/image/2/context.json",
-                                "@id": service,
+                                "@id": page.service,
                                 "profile": "http://iiif.io/api/image/2/level1.json",
                             },
                         },
@@ -119,11 +122,22 @@ def manifest_v2(name: str, label: str, pages: list[Path]) -> dict[str, Any]:
         )
     return {
         "@context": "http://iiif.io/api/presentation/2/context.json",
-        "@id": f"{MANIFEST_BASE}/{name}.json",
+        "@id": manifest_id,
         "@type": "sc:Manifest",
         "label": label,
         "sequences": [{"@type": "sc:Sequence", "canvases": canvases}],
     }
+
+
+def sample(name: str, label: str, images: list[Path], version: int) -> dict[str, Any]:
+    """A sample book served by ``manifests/serve.py``; canvases are the size of their images."""
+    server = "3.0_pil" if version == 3 else "2.1_pil"
+    pages = []
+    for path in images:
+        with Image.open(path) as image:
+            pages.append(Page(f"{IMAGE_BASE}/{server}/{path.stem}", image.size))
+    build = manifest_v3 if version == 3 else manifest_v2
+    return build(f"{MANIFEST_BASE}/{name}.json", f"{MANIFEST_BASE}/{name}", label, pages)
 
 
 def collection(manifests: list[tuple[str, str]]) -> dict[str, Any]:
@@ -146,8 +160,8 @@ def main() -> None:
         ("sample-v2", "Sample book (Presentation 2.1)"),
     ]
     documents = {
-        "sample-v3.json": manifest_v3(books[0][0], books[0][1], pages[:3]),
-        "sample-v2.json": manifest_v2(books[1][0], books[1][1], pages[3:]),
+        "sample-v3.json": sample(*books[0], pages[:3], version=3),
+        "sample-v2.json": sample(*books[1], pages[3:], version=2),
         "collection.json": collection(books),
     }
     for name, doc in documents.items():

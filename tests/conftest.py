@@ -19,13 +19,15 @@ import sysconfig
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw
+
+from manifests import build
 
 PAGE_SIZE = (600, 800)  # image pixels; canvases are twice as large
 CANVAS_SCALE = 2
@@ -146,102 +148,27 @@ class IIIFSite:
 def manifest_v3(
     site: IIIFSite, name: str, images: list[str], scale: int = CANVAS_SCALE
 ) -> dict[str, Any]:
-    base = site.static(f"{name}/manifest.json").rsplit("/", 1)[0]
-    canvases = []
-    for index, image in enumerate(images, start=1):
-        canvas_id = f"{base}/canvas/{index}"
-        service = site.image_service(3, image)
-        width, height = (d * scale for d in PAGE_SIZE)
-        canvases.append(
-            {
-                "id": canvas_id,
-                "type": "Canvas",
-                "label": {"en": [f"page {index}"]},
-                "width": width,
-                "height": height,
-                "items": [
-                    {
-                        "id": f"{canvas_id}/page",
-                        "type": "AnnotationPage",
-                        "items": [
-                            {
-                                "id": f"{canvas_id}/image",
-                                "type": "Annotation",
-                                "motivation": "painting",
-                                "target": canvas_id,
-                                "body": {
-                                    "id": f"{service}/full/max/0/default.jpg",
-                                    "type": "Image",
-                                    "format": "image/jpeg",
-                                    "width": PAGE_SIZE[0],
-                                    "height": PAGE_SIZE[1],
-                                    "service": [
-                                        {
-                                            "id": service,
-                                            "type": "ImageService3",
-                                            "profile": "level1",
-                                        }
-                                    ],
-                                },
-                            }
-                        ],
-                    }
-                ],
-            }
-        )
-    return {
-        "@context": "http://iiif.io/api/presentation/3/context.json",
-        "id": site.static(f"{name}/manifest.json"),
-        "type": "Manifest",
-        "label": {"en": [f"Test book {name}"]},
-        "items": canvases,
-    }
+    """A v3 book of ``images`` (served by the image server), built as the samples are."""
+    return _book(build.manifest_v3, 3, site, name, images, scale)
 
 
 def manifest_v2(
     site: IIIFSite, name: str, images: list[str], scale: int = CANVAS_SCALE
 ) -> dict[str, Any]:
-    base = site.static(f"{name}/manifest.json").rsplit("/", 1)[0]
-    canvases = []
-    for index, image in enumerate(images, start=1):
-        canvas_id = f"{base}/canvas/{index}"
-        service = site.image_service(2, image)
-        width, height = (d * scale for d in PAGE_SIZE)
-        canvases.append(
-            {
-                "@id": canvas_id,
-                "@type": "sc:Canvas",
-                "label": f"p. {index}",
-                "width": width,
-                "height": height,
-                "images": [
-                    {
-                        "@type": "oa:Annotation",
-                        "motivation": "sc:painting",
-                        "on": canvas_id,
-                        "resource": {
-                            "@id": f"{service}/full/full/0/default.jpg",
-                            "@type": "dctypes:Image",
-                            "format": "image/jpeg",
-                            "width": PAGE_SIZE[0],
-                            "height": PAGE_SIZE[1],
-                            "service": {
-                                "@context": "http://iiif.io/api/image/2/context.json",
-                                "@id": service,
-                                "profile": "http://iiif.io/api/image/2/level1.json",
-                            },
-                        },
-                    }
-                ],
-            }
-        )
-    return {
-        "@context": "http://iiif.io/api/presentation/2/context.json",
-        "@id": site.static(f"{name}/manifest.json"),
-        "@type": "sc:Manifest",
-        "label": f"Test book {name}",
-        "sequences": [{"@type": "sc:Sequence", "canvases": canvases}],
-    }
+    return _book(build.manifest_v2, 2, site, name, images, scale)
+
+
+def _book(
+    builder: Callable[..., dict[str, Any]],
+    version: int,
+    site: IIIFSite,
+    name: str,
+    images: list[str],
+    scale: int,
+) -> dict[str, Any]:
+    url = site.static(f"{name}/manifest.json")
+    pages = [build.Page(site.image_service(version, image), PAGE_SIZE) for image in images]
+    return builder(url, url.rsplit("/", 1)[0], f"Test book {name}", pages, scale)
 
 
 @pytest.fixture(scope="session")

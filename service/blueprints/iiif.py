@@ -21,6 +21,12 @@ from service.store import CanvasRecord
 
 bp = Blueprint("iiif", __name__, url_prefix="/iiif")
 
+# Presentation version -> the endpoint serving a canvas's annotations, and what writes them.
+_WRITERS = {
+    3: ("iiif.annotations_v3", annotation_page_v3),
+    2: ("iiif.annotations_v2", annotation_list_v2),
+}
+
 
 def iiif_response(doc: dict[str, Any], version: int) -> Response:
     media_type = V3_MEDIA_TYPE if version == 3 else V2_MEDIA_TYPE
@@ -50,7 +56,7 @@ def manifest() -> Response:
         doc = fetcher.get_json(url)
         version = presentation_version(doc)
     parse_manifest(doc)  # refuse (422) what we could not annotate
-    endpoint = "iiif.annotations_v3" if version == 3 else "iiif.annotations_v2"
+    endpoint = _WRITERS[version][0]
 
     def page_url(canvas_id: str) -> str:
         return base_url() + url_for(endpoint, key=canvas_key(canvas_id))
@@ -58,19 +64,21 @@ def manifest() -> Response:
     return iiif_response(augment_manifest(doc, version, page_url), version)
 
 
+def _annotations(key: str, version: int) -> Response:
+    canvas = _canvas_or_404(key)
+    endpoint, write = _WRITERS[version]
+    url = base_url() + url_for(endpoint, key=key)
+    placements = services().store.placements(canvas_key=key)
+    return iiif_response(write(url, canvas.canvas_id, placements, _motif_link, base_url()), version)
+
+
 @bp.get("/v3/annotations/<key>")
 def annotations_v3(key: str) -> Response:
-    canvas = _canvas_or_404(key)
-    page_url = base_url() + url_for("iiif.annotations_v3", key=key)
-    placements = services().store.placements(canvas_key=key)
-    doc = annotation_page_v3(page_url, canvas.canvas_id, placements, _motif_link, base_url())
-    return iiif_response(doc, 3)
+    """The canvas's AnnotationPage (Presentation 3)."""
+    return _annotations(key, 3)
 
 
 @bp.get("/v2/annotations/<key>")
 def annotations_v2(key: str) -> Response:
-    canvas = _canvas_or_404(key)
-    list_url = base_url() + url_for("iiif.annotations_v2", key=key)
-    placements = services().store.placements(canvas_key=key)
-    doc = annotation_list_v2(list_url, canvas.canvas_id, placements, _motif_link, base_url())
-    return iiif_response(doc, 2)
+    """The canvas's sc:AnnotationList (Presentation 2)."""
+    return _annotations(key, 2)

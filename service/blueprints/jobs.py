@@ -62,8 +62,12 @@ def job_decomposition(job_id: str) -> Response:
 @bp.delete("/api/jobs/<job_id>")
 @require_token
 def cancel_job(job_id: str) -> Response:
-    _job_or_404(job_id)
-    return jsonify(services().store.cancel_job(job_id))
+    """Cancel a queued or running job; cancelling twice is harmless, a finished job is a 409."""
+    services().store.cancel_job(job_id)  # changes only a queued or running job
+    job = _job_or_404(job_id)
+    if job["status"] != "cancelled":
+        raise ApiError(409, "job_finished", f"job {job_id!r} is {job['status']}: nothing to cancel")
+    return jsonify(job)
 
 
 @bp.post("/api/decompose")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Blueprint, render_template, url_for
 
-from service.blueprints.common import ApiError, base_url, query_url
+from service.blueprints.common import ApiError, base_url, query_url, services
 
 VIEWER_DIR = Path(__file__).resolve().parent.parent / "viewer"
 BUNDLE = VIEWER_DIR / "static" / "mirador.min.js"
@@ -23,6 +23,7 @@ bp = Blueprint(
 @bp.get("/viewer")
 def viewer() -> str:
     manifest = query_url("manifest")
+    services().fetcher.check_url(manifest)  # the same refusals as /iiif/manifest, as JSON errors
     if not BUNDLE.is_file():
         raise ApiError(
             503, "viewer_not_built", "the Mirador bundle is missing: run service/viewer/build.sh"

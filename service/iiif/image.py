@@ -101,7 +101,12 @@ def choose_size(info: ImageInfo, target_width: int) -> str:
     max_w, max_h = info.max_size()
     if info.scalable:
         width = min(target_width, max_w)
-        return full_keyword if width >= max_w else f"{width},"
+        if width < max_w:
+            return f"{width},"
+        if info.version == 2 and max_w < info.width:
+            # Image API 2.0 has no "max", and "full" would ask for more than the server's limit.
+            return f"{max_w},"
+        return full_keyword
     # Listed sizes smaller than the maximum, smallest first; the maximum itself is "max"/"full".
     listed = sorted((w, h) for w, h in info.sizes if w < max_w and h <= max_h)
     wide_enough = [size for size in listed if size[0] >= target_width]

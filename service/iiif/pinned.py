@@ -43,7 +43,9 @@ def _open(conn: HTTPConnection, guard: Guard) -> socket.socket:
     raise NewConnectionError(conn, f"cannot connect to {conn.host}: {failure}")
 
 
-class PinnedHTTPConnection(HTTPConnection):
+class _Pinned(HTTPConnection):
+    """Adds the ``guard`` keyword urllib3 passes through from the pool's ``conn_kw``."""
+
     def __init__(self, *args: Any, guard: Guard, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._guard = guard
@@ -52,13 +54,12 @@ class PinnedHTTPConnection(HTTPConnection):
         return _open(self, self._guard)
 
 
-class PinnedHTTPSConnection(HTTPSConnection):
-    def __init__(self, *args: Any, guard: Guard, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._guard = guard
+class PinnedHTTPConnection(_Pinned):
+    pass
 
-    def _new_conn(self) -> socket.socket:
-        return _open(self, self._guard)
+
+class PinnedHTTPSConnection(_Pinned, HTTPSConnection):
+    pass
 
 
 _CONNECTIONS = {"http": PinnedHTTPConnection, "https": PinnedHTTPSConnection}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import random
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pydantic
 import pytest
 
 from service.decomposition import Instance
@@ -64,13 +66,23 @@ def test_annotation_page_v3_is_valid_and_complete() -> None:
     assert len({a["id"] for a in page["items"]}) == 2
 
 
-def test_schema_catches_mistakes() -> None:
+def test_validation_catches_mistakes() -> None:
     page = annotation_page_v3(
         "http://florilege.test/p", CANVAS, [placement()], link, "http://florilege.test"
     )
-    page["items"][0]["target"] = f"{CANVAS}#xywh=1.5,2,3,4"
+    assert_valid_v3(page, "annotationPage")
+    fractional = copy.deepcopy(page)  # iiif-prezi3 takes any string as a target
+    fractional["items"][0]["target"] = f"{CANVAS}#xywh=1.5,2,3,4"
     with pytest.raises(jsonschema.ValidationError):
-        assert_valid_v3(page, "annotationPage")
+        assert_valid_v3(fractional, "annotationPage")
+    untyped = copy.deepcopy(page)  # the official schema's models refuse an unknown type
+    untyped["items"][0]["type"] = "Note"
+    with pytest.raises(pydantic.ValidationError):
+        assert_valid_v3(untyped, "annotationPage")
+    plain = copy.deepcopy(page)  # iiif-prezi3 would turn a plain string into a language map
+    plain["label"] = "ornaments"
+    with pytest.raises(AssertionError, match="changed"):
+        assert_valid_v3(plain, "annotationPage")
 
 
 def test_annotation_list_v2() -> None:
@@ -147,7 +159,7 @@ def test_served_documents_are_valid(app: Any, client: Any, iiif_site: IIIFSite) 
     assert_valid_v3(page, "annotationPage")
     assert len(page["items"]) == 10
     for motif in client.get("/motifs").json["motifs"]:
-        assert_valid_v3(client.get(f"/motifs/{motif[\'id\']}/manifest").json, "manifest")
+        assert_valid_v3(client.get(f"/motifs/{motif['id']}/manifest").json, "manifest")
 
 
 def test_integer_boxes_contain_the_box_and_stay_inside() -> None:

@@ -8,16 +8,16 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from service.iiif.fetch import (
     BadURL,
-    FetchError,
     Fetcher,
+    FetchError,
     FetchPolicy,
     HostRefused,
     NotJSON,

@@ -44,7 +44,10 @@ def info(version: int = 3, **doc: object) -> ImageInfo:
         (info(3, maxWidth=2000), 1000, "1000,"),
         (info(3, maxArea=1_500_000), 2000, "max"),  # sqrt(1.5e6 * 4/6) = 1000 wide at most
         (info(3, maxArea=1_500_000), 800, "800,"),
-        (info(2, profile=[V2_LEVEL1, {"maxWidth": 900}]), 1000, "full"),
+        # maxHeight defaults to maxWidth: 900 high is 600 wide, asked for by width ("full"
+        # would exceed the limit, and Image API 2.0 has no "max").
+        (info(2, profile=[V2_LEVEL1, {"maxWidth": 900}]), 1000, "600,"),
+        (info(2, profile=[V2_LEVEL1, {"maxWidth": 900}]), 500, "500,"),
         (info(3, maxWidth=3000, maxHeight=3000), 2500, "max"),  # maxHeight 3000 -> 2000 wide
     ],
 )

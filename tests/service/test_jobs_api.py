@@ -288,9 +288,17 @@ def test_write_endpoints_need_the_token(app_config: dict[str, Any], book_v3: str
 def test_cancelled_job_is_not_run(app: Any, client: Any, book_v3: str) -> None:
     job = client.post("/api/jobs", json={"manifest": book_v3}).json
     assert client.delete(f"/api/jobs/{job['id']}").json["status"] == "cancelled"
+    assert client.delete(f"/api/jobs/{job['id']}").status_code == 200  # twice is harmless
     assert app.extensions["florilege"].runner.run_pending() == 0
     assert client.get(f"/api/jobs/{job['id']}").json["status"] == "cancelled"
     assert client.get("/motifs").json["motifs"] == []
+
+
+def test_a_finished_job_cannot_be_cancelled(app: Any, client: Any, book_v3: str) -> None:
+    job = run_job(app, client, {"manifest": book_v3})
+    response = client.delete(f"/api/jobs/{job['id']}")
+    assert response.status_code == 409 and response.json["error"]["code"] == "job_finished"
+    assert client.get(f"/api/jobs/{job['id']}").json["status"] == "done"
 
 
 def test_jobs_and_results_survive_a_restart(app_config: dict[str, Any], book_v3: str) -> None:

@@ -29,7 +29,7 @@ def test_v3_manifest(site: IIIFSite) -> None:
         "http://books.test/b/canvas/1",
         1200,
         1600,
-        "page 1",
+        "p. 1",
     )
     (image,) = first.images
     assert image.service is not None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import jsonschema
 from PIL import Image
 
 from service.iiif.manifest import collection_members, parse_manifest

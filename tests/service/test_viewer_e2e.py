@@ -36,8 +36,6 @@ FLAGS = [
     "--no-first-run",
 ]
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package")
-
 
 @pytest.fixture
 def served(app_config: dict[str, Any], iiif_site: IIIFSite) -> Iterator[tuple[str, str]]:
@@ -72,10 +70,28 @@ def test_viewer_page_and_bundle_are_served(client: Any) -> None:
     bundle = client.get("/viewer/static/mirador.min.js")
     assert bundle.status_code == 200 and len(bundle.data) > 1_000_000
     bundle.close()
-    hostile = client.get("/viewer", query_string={"manifest": '"</script><script>alert(1)//'})
-    assert "<script>alert" not in hostile.data.decode()
+    hostile = client.get(
+        "/viewer", query_string={"manifest": 'http://127.0.0.1:1/"</script><script>alert(1)//'}
+    )
+    assert hostile.status_code == 200 and "<script>alert" not in hostile.data.decode()
 
 
+@pytest.mark.parametrize(
+    ("manifest", "status", "code"),
+    [
+        ("javascript:alert(1)", 400, "bad_url"),
+        ("ftp://127.0.0.1/m.json", 400, "bad_url"),
+        ("http://10.0.0.1/m.json", 403, "host_not_allowed"),
+    ],
+)
+def test_viewer_refuses_what_cannot_be_fetched(
+    client: Any, manifest: str, status: int, code: str
+) -> None:
+    response = client.get("/viewer", query_string={"manifest": manifest})
+    assert response.status_code == status and response.json["error"]["code"] == code
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package")
 def test_mirador_draws_the_annotation_boxes(served: tuple[str, str], tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     base, manifest = served
