@@ -54,6 +54,12 @@ def _annotate(args: argparse.Namespace) -> int:
     return 0 if job.get("status") == "done" else 1
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from service.demo import run_demo
+
+    return run_demo(args.manifests, serve=args.serve, port=args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="florilege", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -91,6 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     annotate.add_argument("url", help="manifest (or collection) URL")
     annotate.add_argument("--collection", action="store_true", help="the URL is a collection")
     annotate.set_defaults(run=_annotate)
+
+    demo = commands.add_parser(
+        "demo", help="serve the sample books on 127.0.0.1, annotate them, optionally view them"
+    )
+    demo.add_argument("--manifests", type=Path, default=Path("manifests"), help="sample site")
+    demo.add_argument("--serve", action="store_true", help="then run the service and viewer")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.set_defaults(run=_demo)
     return parser
 
 
@@ -98,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, RuntimeError) as err:
         print(f"florilege {args.command}: error: {err}", file=sys.stderr)
         return 2
 
