@@ -6,6 +6,7 @@ process: the service's tests must be able to see that the service runs without i
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
+from PIL import Image
 
 from service.bundle import BundleError, load_bundle
 from service.cli import main as florilege
@@ -198,3 +200,28 @@ def test_decompose_refuses_a_tampered_bundle(copy, built, tmp_path, capsys):
     assert code == 2
     assert "sha256" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_the_service_decomposes_uploads_with_the_configured_bundle(built, app_config):
+    """FLORILEGE_BUNDLE reaches the HTTP path: the upload is decomposed with the learned
+    descriptor, loaded in this process on first use, and the answer names the bundle."""
+    from service.app import create_app
+
+    app = create_app(app_config | {"BUNDLE": str(built / "bundle")})
+    try:
+        page = next((built / "pages" / "images").iterdir())
+        # Halved and re-encoded as JPEG: an upload under werkzeug's 500 kB stays in memory
+        # instead of a spooled temporary file that the test client never closes.
+        upload = io.BytesIO()
+        with Image.open(page) as image:
+            image.reduce(2).save(upload, format="JPEG", quality=85)
+        assert upload.tell() < 500_000
+        response = app.test_client().post(
+            "/api/decompose", data={"image": (io.BytesIO(upload.getvalue()), "page.jpg")}
+        )
+        assert response.status_code == 200, response.json
+        assert response.json["generator"]["model"] == load_bundle(built / "bundle").digest
+        assert response.json["pages"][0]["instances"]
+    finally:
+        app.extensions["florilege"].runner.stop()
+        app.extensions["florilege"].store.close()
