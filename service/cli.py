@@ -60,7 +60,23 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(args.manifests, serve=args.serve, port=args.port)
 
 
+def _harvest(args: argparse.Namespace) -> int:
+    from service.harvest.cli import run
+
+    return run(args)
+
+
+def _bench_harvest(args: argparse.Namespace) -> int:
+    from service.harvest.bench import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    # Argument definitions only: both modules import nothing heavy at the top.
+    from service.harvest import bench as harvest_bench
+    from service.harvest import cli as harvest_cli
+
     parser = argparse.ArgumentParser(prog="florilege", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -105,6 +121,22 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--serve", action="store_true", help="then run the service and viewer")
     demo.add_argument("--port", type=int, default=8000)
     demo.set_defaults(run=_demo)
+
+    harvest = commands.add_parser(
+        "harvest",
+        help="analyse a whole IIIF collection, a list of manifests or a Change Discovery "
+        "stream (rerun to resume)",
+    )
+    harvest_cli.add_arguments(harvest)
+    harvest.set_defaults(run=_harvest)
+
+    bench = commands.add_parser("bench", help="benchmarks (not tests): see docs/benchmarks.md")
+    benchmarks = bench.add_subparsers(dest="benchmark", required=True)
+    bench_harvest = benchmarks.add_parser(
+        "harvest", help="pages/s of a harvest of a synthetic collection served on 127.0.0.1"
+    )
+    harvest_bench.add_arguments(bench_harvest)
+    bench_harvest.set_defaults(run=_bench_harvest)
     return parser
 
 

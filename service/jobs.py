@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from PIL import Image
 from service.config import load_config
 from service.decomposition import Decomposition, Instance
 from service.dihedral import Orientation, inverse, orient
+from service.heartbeat import Heartbeat
 from service.iiif.fetch import Fetcher, FetchError, FetchPolicy
 from service.iiif.image import NotAnImage, PageRaster, decode, load_page
 from service.iiif.manifest import (
@@ -302,7 +304,8 @@ class JobRunner:
         loaded = self._load(job_id, worker, canvases, work, errors)
         if not loaded:
             raise InvalidManifest("no page image could be fetched")
-        with _Heartbeat(self.store, job_id, worker, self.config["JOB_STALE_SECONDS"] / 4):
+        beat = partial(self.store.beat, job_id, worker)
+        with Heartbeat(beat, self.config["JOB_STALE_SECONDS"] / 4):
             decomposition = self._decompose_pages(loaded)
             result = build_result(job["url"], sources, loaded, decomposition)
         if not self.store.finish_job(job_id, worker, "done", result=result):
@@ -361,24 +364,3 @@ class JobRunner:
             [PageImage(name, item.raster.pixels) for name, item in loaded.items()],
             describer=describer,
         )
-
-
-class _Heartbeat:
-    """Keeps a long step (the decomposition) from looking like a dead worker."""
-
-    def __init__(self, store: Store, job_id: str, worker: str, every: float) -> None:
-        self.store, self.job_id, self.worker, self.every = store, job_id, worker, every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, daemon=True)
-
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _beat(self) -> None:
-        while not self._stop.wait(self.every):
-            self.store.beat(self.job_id, self.worker)

@@ -1,0 +1,1 @@
+"""Harvesting whole IIIF sources: collections, lists of manifests, Change Discovery streams."""
