@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from service.store.records import MotifRecord
+from service.waiting import wait_for_url
 
 SITE = "http://127.0.0.1:8183"
 IMAGES = "http://127.0.0.1:8182"
@@ -72,23 +70,9 @@ def sample_site(manifests: Path, timeout: float = 60.0) -> Iterator[None]:
         [sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        _wait_until_up([COLLECTION, f"{IMAGES}/"], process, timeout)
+        for url in (COLLECTION, f"{IMAGES}/"):
+            wait_for_url(url, timeout, process)
         yield
     finally:
         process.terminate()
         process.wait(10)
-
-
-def _wait_until_up(urls: list[str], process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    pending = list(urls)
-    while pending:
-        if process.poll() is not None:
-            raise RuntimeError(f"the sample site stopped (exit {process.returncode})")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the sample site did not answer within {timeout:.0f} s: {pending}")
-        try:
-            requests.get(pending[0], timeout=2)
-            pending.pop(0)
-        except requests.ConnectionError:
-            time.sleep(0.2)

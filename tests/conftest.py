@@ -18,7 +18,6 @@ import sys
 import sysconfig
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from manifests import build
+from service.waiting import wait_for_url
 
 PAGE_SIZE = (600, 800)  # image pixels; canvases are twice as large
 CANVAS_SCALE = 2
@@ -44,17 +44,6 @@ def _script(name: str) -> str:
     if not Path(found).is_file():
         raise RuntimeError(f"{name} not found: pip install iiif (the IIIF reference server)")
     return found
-
-
-def _wait_for(url: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 (loopback only)
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def fleuron(size: int = 40) -> Image.Image:
@@ -203,7 +192,7 @@ def iiif_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IIIFSite]:
     thread = threading.Thread(target=static.serve_forever, daemon=True)
     thread.start()
     try:
-        _wait_for(f"{site.image_service(3, 'page1')}/info.json")
+        wait_for_url(f"{site.image_service(3, 'page1')}/info.json")
         yield site
     finally:
         static.shutdown()

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from service.waiting import wait_for_url
+
 SAMPLES = Path(__file__).resolve().parents[2] / "manifests" / "images"
 V3 = "http://iiif.io/api/presentation/3/context.json"
 
@@ -138,18 +140,6 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait(url: str) -> None:
-    import urllib.request
-
-    for _ in range(200):
-        try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 (loopback only)
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up")
-
-
 def end_to_end(
     collection: str, overrides: dict[str, Any], concurrency: int, processes: int
 ) -> dict[str, Any]:
@@ -255,7 +245,7 @@ def run_benchmark(settings: BenchSettings, workdir: Path) -> dict[str, Any]:
     server.start()
     collection = f"http://127.0.0.1:{port}/collection.json"
     try:
-        _wait(collection)
+        wait_for_url(collection)
         base = {"ALLOW_HOSTS": "127.0.0.1", "ANALYSIS_WIDTH": analysis_width, "DATA": str(workdir)}
         e2e = end_to_end(
             collection,

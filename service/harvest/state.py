@@ -119,20 +119,7 @@ class HarvestState:
         with self.engine.begin() as conn:
             row = conn.execute(query.order_by(harvests.c.created.desc())).mappings().first()
             if row is None:
-                harvest_id = uuid.uuid4().hex
-                conn.execute(
-                    harvests.insert().values(
-                        id=harvest_id,
-                        url=url,
-                        mode=mode,
-                        status="walking",
-                        worker=worker,
-                        heartbeat=now,
-                        created=now,
-                        updated=now,
-                    )
-                )
-                return harvest_id, False
+                return _insert_harvest(conn, url, mode, now, worker), False
             stale = (row["heartbeat"] or 0) < now - stale_seconds
             if not (stale or worker_is_dead(row["worker"])):
                 raise HarvestBusy(f"harvest {row['id']} of {url} is driven by {row['worker']}")
@@ -156,19 +143,7 @@ class HarvestState:
             row = conn.execute(query).mappings().first()
             if row is not None:
                 return str(row["id"])
-            harvest_id = uuid.uuid4().hex
-            conn.execute(
-                harvests.insert().values(
-                    id=harvest_id,
-                    url=url,
-                    mode=mode,
-                    status="walking",
-                    heartbeat=0.0,
-                    created=now,
-                    updated=now,
-                )
-            )
-            return harvest_id
+            return _insert_harvest(conn, url, mode, now)
 
     def unfinished(self) -> list[dict[str, Any]]:
         query = harvests.select().where(harvests.c.status != "done").order_by(harvests.c.created)
@@ -281,3 +256,24 @@ class HarvestState:
                     key=key, url=stream_url, newest=newest, updated=time.time()
                 )
             )
+
+
+def _insert_harvest(
+    conn: sa.Connection, url: str, mode: str, now: float, worker: str | None = None
+) -> str:
+    """A new harvest row, being walked; without a worker (and so with no heartbeat yet) it
+    waits for any process to take it over."""
+    harvest_id = uuid.uuid4().hex
+    conn.execute(
+        harvests.insert().values(
+            id=harvest_id,
+            url=url,
+            mode=mode,
+            status="walking",
+            worker=worker,
+            heartbeat=now if worker else 0.0,
+            created=now,
+            updated=now,
+        )
+    )
+    return harvest_id
