@@ -16,8 +16,18 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from service.iiif.fetch import Fetcher, FetchError
+from service.iiif.fetch import (
+    Fetcher,
+    FetchError,
+    TooLarge,
+    UpstreamHTTPError,
+    UpstreamNotFound,
+    UpstreamTimeout,
+)
 from service.iiif.manifest import ImageRef, ImageService
+
+# A rendering narrower than this no longer shows small vignettes well: stop falling back.
+MIN_FALLBACK_WIDTH = 600
 
 LEVEL1_FEATURES = {"sizeByW", "sizeByWh", "regionByPx"}
 
@@ -131,13 +141,35 @@ def load_page(fetcher: Fetcher, image: ImageRef, target_width: int, max_pixels: 
     """Fetch and decode ``image`` at most ``target_width`` wide (grayscale)."""
     if image.service is not None:
         info = parse_info(fetcher.get_json(f"{image.service.id}/info.json"), image.service)
-        url = image_request(info, "full", choose_size(info, target_width))
-        pixels, _ = decode(fetcher.get(url).content, target_width, max_pixels, url)
-        return PageRaster(pixels, info.width, info.height)
+        return _load_from_service(fetcher, info, target_width, max_pixels)
     pixels, (width, height) = decode(
         fetcher.get(image.url).content, target_width, max_pixels, image.url
     )
     return PageRaster(pixels, image.width or width, image.height or height)
+
+
+def _load_from_service(
+    fetcher: Fetcher, info: ImageInfo, target_width: int, max_pixels: int
+) -> PageRaster:
+    """Ask for the size the model needs; when the server fails on it (an error other than
+    404, a timeout, too many bytes or pixels), ask again at half the width, down to
+    ``MIN_FALLBACK_WIDTH``: busy servers often render a smaller image where a large one fails,
+    and a smaller page still shows its ornaments."""
+    width = target_width
+    while True:
+        url = image_request(info, "full", choose_size(info, width))
+        try:
+            pixels, _ = decode(fetcher.get(url).content, target_width, max_pixels, url)
+            return PageRaster(pixels, info.width, info.height)
+        except UpstreamNotFound:
+            raise
+        except (UpstreamHTTPError, UpstreamTimeout, TooLarge, ImageTooLarge):
+            smaller = width // 2
+            if smaller < MIN_FALLBACK_WIDTH or choose_size(info, smaller) == choose_size(
+                info, width
+            ):
+                raise
+            width = smaller
 
 
 def decode(

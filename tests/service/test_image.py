@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from service.iiif.fetch import Fetcher, FetchPolicy
+from service.iiif.fetch import Fetcher, FetchPolicy, UpstreamNotFound
 from service.iiif.image import (
     ImageInfo,
     ImageTooLarge,
@@ -169,3 +169,49 @@ def test_decode_guards() -> None:
         decode(buffer.getvalue(), 100, 300 * 200 - 1)
     with pytest.raises(NotAnImage):
         decode(b"<html>not an image</html>", 100, 10**6)
+
+
+def _scalable_info(site: IIIFSite, name: str) -> str:
+    """A level-1 Image API 3 service of a 1200 x 1600 image, its requests scripted per test."""
+    base = site.static(name)
+    info = {
+        "@context": "http://iiif.io/api/image/3/context.json",
+        "id": base,
+        "type": "ImageService3",
+        "protocol": "http://iiif.io/api/image",
+        "profile": "level1",
+        "width": 1200,
+        "height": 1600,
+    }
+    site.publish(f"{name}/info.json", info)
+    return base
+
+
+def _jpeg(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    ornament_page().resize((width, height)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def test_a_failing_large_rendering_falls_back_to_a_smaller_one(iiif_site: IIIFSite) -> None:
+    base = _scalable_info(iiif_site, "fallback")
+    iiif_site.script("fallback/full/max/0/default.jpg", (500, {}, b"overloaded"))
+    iiif_site.script(
+        "fallback/full/600,/0/default.jpg", (200, {"Content-Type": "image/jpeg"}, _jpeg(600, 800))
+    )
+    fetcher = Fetcher(FetchPolicy(allow_hosts=frozenset({"127.0.0.1"}), retries=0))
+    ref = ImageRef("unused", ImageService(base, 3), None, None, (0, 0, 1200, 1600))
+    raster = load_page(fetcher, ref, 1200, 10**8)
+    assert raster.pixels.shape == (800, 600)  # the half-size rendering...
+    assert (raster.full_width, raster.full_height) == (1200, 1600)  # ...placed on the full image
+
+
+def test_a_missing_image_does_not_fall_back(iiif_site: IIIFSite) -> None:
+    base = _scalable_info(iiif_site, "gone")
+    iiif_site.script("gone/full/max/0/default.jpg", (404, {}, b"no such image"))
+    # A smaller rendering would succeed: the 404 surfacing proves it was not asked for.
+    iiif_site.script("gone/full/600,/0/default.jpg", (200, {}, _jpeg(600, 800)))
+    fetcher = Fetcher(FetchPolicy(allow_hosts=frozenset({"127.0.0.1"}), retries=0))
+    ref = ImageRef("unused", ImageService(base, 3), None, None, (0, 0, 1200, 1600))
+    with pytest.raises(UpstreamNotFound):
+        load_page(fetcher, ref, 1200, 10**8)
