@@ -29,7 +29,7 @@ from service.harvest.walk import WalkError, read_list, walk_collection
 from service.harvest.workers import JobPool, make_runner
 from service.heartbeat import Heartbeat
 from service.iiif.fetch import Fetcher
-from service.jobs import JobRunner
+from service.jobs import JobRunner, corpus_key
 from service.store import Store
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,9 @@ class _Harvest:
         changes = read_changes(self.fetcher, self.source, self.state.checkpoint(self.source))
         for change in changes.changes:
             if change.action == "delete":
-                message = "deleted upstream; its stored results are kept (no store deletion yet)"
+                # Forgetting twice is harmless: a run killed here reads the same changes again.
+                self.store.forget_manifest(change.url, corpus_key(change.url))
+                message = "deleted upstream; its stored results were removed"
                 self._add([Item(change.url, "delete", "forget", message)], force=True)
             elif change.kind == "Collection":
                 found = walk_collection(self.fetcher, change.url, self._error)

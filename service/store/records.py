@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,16 +54,23 @@ class RunResult:
     decomposition: dict[str, Any]
 
 
+def delete_results(
+    conn: sa.Connection, canvas_keys: Sequence[str], corpus: str, manifest_urls: Sequence[str]
+) -> None:
+    """Remove what a corpus and its canvases hold: their instances, motifs, canvases and
+    manifests. Run inside the caller's transaction, so a reader sees all of it or none."""
+    conn.execute(instances.delete().where(instances.c.canvas_key.in_(list(canvas_keys))))
+    old = sa.select(motifs.c.id).where(motifs.c.corpus == corpus)
+    conn.execute(instances.delete().where(instances.c.motif.in_(old)))
+    conn.execute(motifs.delete().where(motifs.c.corpus == corpus))
+    conn.execute(canvases.delete().where(canvases.c.key.in_(list(canvas_keys))))
+    conn.execute(manifests.delete().where(manifests.c.url.in_(list(manifest_urls))))
+    conn.execute(corpora.delete().where(corpora.c.key == corpus))
+
+
 def save_result(conn: sa.Connection, result: RunResult) -> None:
     keys = [c.key for c in result.canvases]
-    conn.execute(instances.delete().where(instances.c.canvas_key.in_(keys)))
-    old = sa.select(motifs.c.id).where(motifs.c.corpus == result.corpus)
-    conn.execute(instances.delete().where(instances.c.motif.in_(old)))
-    conn.execute(motifs.delete().where(motifs.c.corpus == result.corpus))
-    conn.execute(canvases.delete().where(canvases.c.key.in_(keys)))
-    urls = [url for url, _, _ in result.manifests]
-    conn.execute(manifests.delete().where(manifests.c.url.in_(urls)))
-    conn.execute(corpora.delete().where(corpora.c.key == result.corpus))
+    delete_results(conn, keys, result.corpus, [url for url, _, _ in result.manifests])
     if result.manifests:
         conn.execute(
             manifests.insert(),

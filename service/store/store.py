@@ -16,6 +16,7 @@ from service.store.records import (
     CanvasRecord,
     MotifRecord,
     RunResult,
+    delete_results,
     job_json,
     placement_from_row,
     save_result,
@@ -190,6 +191,15 @@ class Store:
     def save_result(self, result: RunResult) -> None:
         with self.engine.begin() as conn:
             save_result(conn, result)
+
+    def forget_manifest(self, url: str, corpus: str) -> None:
+        """Remove everything stored of the manifest ``url`` analysed as ``corpus`` (a book
+        deleted upstream); nothing else is touched."""
+        with self.engine.begin() as conn:
+            keys = conn.execute(
+                sa.select(canvases.c.key).where(canvases.c.manifest_url == url)
+            ).scalars()
+            delete_results(conn, list(keys), corpus, [url])
 
     def manifest(self, url: str) -> tuple[int, dict[str, Any]] | None:
         with self.engine.connect() as conn:

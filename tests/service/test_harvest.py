@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from service.harvest.driver import HarvestOptions, harvest, harvest_json, run_pending, submit
 from service.harvest.state import HarvestBusy, HarvestState, Item, new_worker
 from service.iiif.fetch import Fetcher, FetchPolicy
+from service.jobs import corpus_key
 from service.store import Store
 from tests.conftest import IIIFSite, manifest_v2, manifest_v3
 
@@ -186,6 +187,14 @@ def test_change_discovery_harvests_only_what_changed(
     third = harvest(stream, QUIET, app_config)
     assert third["progress"]["by_status"] == {"done": 1, "forget": 1}
     assert job_count(app_config) == jobs + 1  # only the updated book ran again
+    with opened(app_config) as (store, _):
+        assert store.manifest(a) is None  # the deleted book's results are gone...
+        assert corpus_key(a) not in {m.corpus for m in store.motifs()}
+        kept = store.placements()
+        assert kept, "the other book lost its annotations"
+        for placement in kept:  # ...and every annotation left belongs to the other book
+            canvas = store.canvas(placement.canvas_key)
+            assert canvas is not None and canvas.manifest_url == b
     with opened(app_config) as (_, state):
         assert state.checkpoint(stream) == "2026-01-04T00:00:00Z"
 
