@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from service.dihedral import ALL_ORIENTATIONS, orient
+from service.dihedral import ALL_ORIENTATIONS, all_orientations
 
 BUNDLE_FORMAT = 1
 MANIFEST = "bundle.json"
@@ -106,7 +106,7 @@ class Bundle:
         parts = [np.zeros((0, count, self.dimension), dtype=np.float32)]
         for start in range(0, len(squares), step):
             chunk = squares[start : start + step]
-            views = np.stack([orient(c, o) for c in chunk for o in ALL_ORIENTATIONS])
+            views = all_orientations(chunk).reshape(-1, *chunk.shape[1:])
             parts.append(self.embed(views, batch).reshape(len(chunk), count, self.dimension))
         return np.concatenate(parts)
 

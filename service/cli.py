@@ -18,11 +18,11 @@ def _decompose(args: argparse.Namespace) -> int:
     from service.decompose.catalogue import DETAIL_SIZE, read_catalogue, write_catalogue
     from service.decompose.pipeline import discover, expand_paths, read_page
 
-    config = load_config()
-    describer = describer_for(
-        args.bundle or config["BUNDLE"],
-        args.providers.split(",") if args.providers else config["PROVIDERS"],
-    )
+    # Options given on the command line take the place of FLORILEGE_BUNDLE / _PROVIDERS, and
+    # go through the same parsing and checks.
+    given = {"BUNDLE": args.bundle, "PROVIDERS": args.providers}
+    config = load_config({key: value for key, value in given.items() if value})
+    describer = describer_for(config["BUNDLE"], config["PROVIDERS"])
     known = read_catalogue(args.catalogue) if args.catalogue else None
     pages = map(read_page, expand_paths(args.paths))
     detail_size = DETAIL_SIZE if args.save_catalogue else None

@@ -34,6 +34,11 @@ def orient(image: np.ndarray, orientation: Orientation) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(out, k=(rotation // 90) % 4))
 
 
+def all_orientations(images: np.ndarray) -> np.ndarray:
+    """(N, S, S) square images → (N, 8, S, S): each in every one of ``ALL_ORIENTATIONS``."""
+    return np.stack([np.stack([orient(image, o) for o in ALL_ORIENTATIONS]) for image in images])
+
+
 def compose(first: Orientation, then: Orientation) -> Orientation:
     """The single orientation equal to applying ``first`` and then ``then``."""
     # A mirror reverses the sense of a rotation applied before it: M R(a) = R(-a) M.

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from service.dihedral import ALL_ORIENTATIONS, orient
+from service.dihedral import ALL_ORIENTATIONS, all_orientations
 
 if TYPE_CHECKING:
     from service.bundle import Bundle
@@ -56,10 +56,7 @@ def dihedral_views(templates: np.ndarray, blur: float = 1.0) -> np.ndarray:
     if len(templates) == 0:
         return np.zeros((0, len(ALL_ORIENTATIONS), templates.shape[-1] ** 2), np.float32)
     blurred = ndimage.gaussian_filter(templates, sigma=(0, blur, blur)) if blur else templates
-    views = np.stack([np.stack([orient(t, o) for o in ALL_ORIENTATIONS]) for t in blurred]).reshape(
-        len(templates), len(ALL_ORIENTATIONS), -1
-    )
-    return normalise(views)
+    return normalise(all_orientations(blurred).reshape(len(templates), len(ALL_ORIENTATIONS), -1))
 
 
 class Describer(Protocol):
