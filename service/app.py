@@ -18,6 +18,8 @@ from flask import Flask
 from service.blueprints import iiif, jobs, motifs, ops, viewer
 from service.blueprints.common import add_cors, register_errors
 from service.config import load_config
+from service.harvest.background import HarvestLoop
+from service.harvest.state import HarvestState
 from service.iiif.fetch import Fetcher, FetchPolicy
 from service.jobs import JobRunner
 from service.store import Store
@@ -31,6 +33,8 @@ class Services:
     store: Store
     fetcher: Fetcher
     runner: JobRunner
+    harvests: HarvestState
+    harvest_loop: HarvestLoop
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -42,13 +46,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     store = Store.from_config(config)
     fetcher = Fetcher(FetchPolicy.from_config(config))
     runner = JobRunner(store, fetcher, config)
-    app.extensions["florilege"] = Services(config, store, fetcher, runner)
+    loop = HarvestLoop(config)
+    services = Services(config, store, fetcher, runner, HarvestState(store.engine), loop)
+    app.extensions["florilege"] = services
     for blueprint in (jobs.bp, iiif.bp, motifs.bp, viewer.bp, ops.bp):
         app.register_blueprint(blueprint)
     register_errors(app)
     app.after_request(add_cors)
     if config["JOB_WORKERS"] > 0:
         runner.start(config["JOB_WORKERS"])
+        loop.start()
     return app
 
 

@@ -1,5 +1,9 @@
 """Jobs API: start, follow and cancel the analysis of a manifest or collection; decompose one
-uploaded image."""
+uploaded image.
+
+A collection is harvested (``service/harvest/``): one resumable harvest, a manifest job per
+book, followed here under the harvest's id as if it were one job.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,17 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from service.blueprints.common import ApiError, json_body, require_token, services
+from service.harvest import driver
 from service.jobs import corpus_key, decompose_upload
 
 bp = Blueprint("jobs", __name__)
 
 
 def _job_or_404(job_id: str) -> dict[str, Any]:
+    """The job, or the harvest of a collection, with this id."""
     job = services().store.job(job_id)
+    if job is None and services().harvests.harvest(job_id) is not None:
+        job = driver.harvest_json(services().harvests, job_id)
     if job is None:
         raise ApiError(404, "unknown_job", f"no job {job_id!r}")
     return job
@@ -32,8 +40,13 @@ def create_job() -> tuple[Response, int, dict[str, str]]:
             'give exactly one of "manifest" or "collection", as a URL string',
         )
     kind = given[0]
-    services().fetcher.check_url(body[kind])
-    job = services().store.create_job(kind, body[kind])
+    if kind == "collection":
+        # Checked and queued only: the collection is read when a harvest thread takes it.
+        harvest_id = driver.submit(services().store, services().fetcher, body[kind], kind)
+        job = driver.harvest_json(services().harvests, harvest_id)
+    else:
+        services().fetcher.check_url(body[kind])
+        job = services().store.create_job(kind, body[kind])
     location = url_for("jobs.get_job", job_id=job["id"])
     return jsonify(job), 202, {"Location": location}
 
@@ -64,6 +77,7 @@ def job_decomposition(job_id: str) -> Response:
 def cancel_job(job_id: str) -> Response:
     """Cancel a queued or running job; cancelling twice is harmless, a finished job is a 409."""
     services().store.cancel_job(job_id)  # changes only a queued or running job
+    driver.cancel(services().store, job_id)  # or an active harvest
     job = _job_or_404(job_id)
     if job["status"] != "cancelled":
         raise ApiError(409, "job_finished", f"job {job_id!r} is {job['status']}: nothing to cancel")

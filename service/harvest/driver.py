@@ -24,11 +24,19 @@ from tqdm import tqdm
 
 from service.config import load_config
 from service.harvest.changes import read_changes
-from service.harvest.state import HarvestBusy, HarvestState, Item, new_worker, worker_is_dead
+from service.harvest.state import (
+    ACTIVE,
+    HarvestBusy,
+    HarvestState,
+    Item,
+    new_worker,
+    worker_is_dead,
+)
 from service.harvest.walk import WalkError, read_list, walk_collection
 from service.harvest.workers import JobPool, make_runner
 from service.heartbeat import Heartbeat
-from service.iiif.fetch import Fetcher
+from service.iiif.fetch import Fetcher, FetchError
+from service.iiif.manifest import InvalidManifest
 from service.jobs import JobRunner, corpus_key
 from service.store import Store
 
@@ -116,6 +124,8 @@ def run_pending(
             summaries.append(harvest(row["url"], replace(options, mode=row["mode"]), overrides))
         except HarvestBusy:
             log.info("harvest %s was taken by another process", row["id"])
+        except (FetchError, InvalidManifest) as err:
+            log.warning("harvest %s failed: %s", row["id"], err)
     return summaries
 
 
@@ -143,18 +153,26 @@ class _Harvest:
         with Heartbeat(partial(self.state.beat, self.id, self.worker), stale / 4, self.lost):
             row = self.state.harvest(self.id) or {}
             if row.get("status") == "walking":
-                until = self._walk()
-                self.state.set_status(self.id, "running", until=until)
+                self.state.set_status(self.id, "running", until=self._walk_or_fail())
             if resumed:
                 self._cancel_orphans(row["created"])
             self._run_items()
-            if self.lost.is_set():
-                raise RuntimeError(f"harvest {self.id} was taken over by another process")
             row = self.state.harvest(self.id) or {}
-            if self.mode == "changes" and row.get("until"):
+            if self.lost.is_set() and row.get("status") != "cancelled":
+                raise RuntimeError(f"harvest {self.id} was taken over by another process")
+            if self.mode == "changes" and row.get("until") and row["status"] == "running":
                 self.state.save_checkpoint(self.source, row["until"])
             self.state.set_status(self.id, "done")
         return {**harvest_json(self.state, self.id), "resumed": resumed}
+
+    def _walk_or_fail(self) -> str | None:
+        """Walk the source; when the source itself cannot be read, the harvest has failed (and
+        is not retried: posting or running it again starts a new one)."""
+        try:
+            return self._walk()
+        except (FetchError, InvalidManifest) as err:
+            self.state.set_status(self.id, "failed", message=f"{err.code}: {err}")
+            raise
 
     # ---- walking ------------------------------------------------------------------------
     def _walk(self) -> str | None:
@@ -231,7 +249,9 @@ class _Harvest:
 
     def _run_item(self, item: dict[str, Any]) -> int:
         """Run one manifest job (unless an earlier run finished it); return its page count."""
-        if self.lost.is_set():
+        # A beat per item, so that a cancelled harvest starts no new job.
+        if self.lost.is_set() or not self.state.beat(self.id, self.worker):
+            self.lost.set()
             return 0
         url, job = item["url"], self.store.job(item["job"]) if item["job"] else None
         if job is None or job["status"] not in ("done", "failed"):
@@ -241,9 +261,18 @@ class _Harvest:
                 self.store.cancel_job(job["id"])
             job = self.store.create_job("manifest", url)
             self.state.update_item(self.id, url, job=job["id"])
-            self.pool.run(job["id"])
-            job = self.store.job(job["id"]) or job
+            job = self._run_job(job["id"])
         return self._record(url, job)
+
+    def _run_job(self, job_id: str) -> dict[str, Any]:
+        """Run the job to its end and return it. In the service a job thread may claim it
+        before we do: then we wait, and take it over if that thread's process dies."""
+        while True:
+            self.pool.run(job_id)
+            job = self.store.job(job_id) or {}
+            if job["status"] in ("done", "failed", "cancelled") or self.lost.is_set():
+                return job
+            time.sleep(self.config["JOB_POLL_SECONDS"])
 
     def _record(self, url: str, job: dict[str, Any]) -> int:
         pages = int(job["progress"]["total"])
@@ -258,19 +287,37 @@ class _Harvest:
 
 
 def harvest_json(state: HarvestState, harvest_id: str) -> dict[str, Any]:
-    """A harvest's status, progress and errors, in the shape of a job (for the job API)."""
+    """A harvest's status, progress and errors in the shape of a job: the source under its
+    mode's name (``"collection": url``), as a job names its URL under its kind."""
     row = state.harvest(harvest_id)
     if row is None:
         raise KeyError(harvest_id)
     failed = state.items(harvest_id, ["failed"])
     return {
         "id": harvest_id,
-        "url": row["url"],
+        row["mode"]: row["url"],
         "mode": row["mode"],
-        "status": row["status"],
+        "status": _job_status(row),
         "progress": state.summary(harvest_id),
         "errors": [{"url": i["url"], "message": i["message"]} for i in failed[:100]],
+        "message": row["message"],
+        "created": row["created"],
+        "updated": row["updated"],
     }
+
+
+def _job_status(row: Mapping[str, Any]) -> str:
+    """A job's status for a harvest: queued until a process takes it, running while walked or
+    run, then as it ended."""
+    if row["status"] in ACTIVE:
+        return "running" if row["worker"] else "queued"
+    return str(row["status"])
+
+
+def cancel(store: Store, harvest_id: str) -> None:
+    """Cancel a harvest and the manifest jobs it has in flight (the job API's DELETE)."""
+    for job_id in HarvestState(store.engine).cancel(harvest_id):
+        store.cancel_job(job_id)
 
 
 def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:

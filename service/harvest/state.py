@@ -29,7 +29,8 @@ harvests = sa.Table(
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("url", sa.Text, nullable=False),
     sa.Column("mode", sa.String(16), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False, index=True),  # walking, running, done
+    # walking, running, then done, failed (the source itself unreadable) or cancelled
+    sa.Column("status", sa.String(16), nullable=False, index=True),
     sa.Column("worker", sa.String(96)),
     sa.Column("heartbeat", sa.Float),
     sa.Column("until", sa.Text),  # Change Discovery: the checkpoint this harvest will set
@@ -60,7 +61,8 @@ checkpoints = sa.Table(
     sa.Column("updated", sa.Float, nullable=False),
 )
 
-FINAL = ("done", "failed", "skipped", "forget")
+FINAL = ("done", "failed", "skipped", "forget")  # of an item
+ACTIVE = ("walking", "running")  # of a harvest: anything else has ended
 
 
 class HarvestBusy(RuntimeError):
@@ -114,7 +116,7 @@ class HarvestState:
         new one; raise ``HarvestBusy`` if a live worker still drives it."""
         now = time.time()
         query = harvests.select().where(
-            harvests.c.url == url, harvests.c.mode == mode, harvests.c.status != "done"
+            harvests.c.url == url, harvests.c.mode == mode, harvests.c.status.in_(ACTIVE)
         )
         with self.engine.begin() as conn:
             row = conn.execute(query.order_by(harvests.c.created.desc())).mappings().first()
@@ -136,7 +138,7 @@ class HarvestState:
         """Queue a harvest of ``url`` for any process to run (``open`` takes it over at once,
         having no worker); an unfinished harvest of the same source is returned instead."""
         query = harvests.select().where(
-            harvests.c.url == url, harvests.c.mode == mode, harvests.c.status != "done"
+            harvests.c.url == url, harvests.c.mode == mode, harvests.c.status.in_(ACTIVE)
         )
         now = time.time()
         with self.engine.begin() as conn:
@@ -146,7 +148,7 @@ class HarvestState:
             return _insert_harvest(conn, url, mode, now)
 
     def unfinished(self) -> list[dict[str, Any]]:
-        query = harvests.select().where(harvests.c.status != "done").order_by(harvests.c.created)
+        query = harvests.select().where(harvests.c.status.in_(ACTIVE)).order_by(harvests.c.created)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
@@ -163,24 +165,43 @@ class HarvestState:
         return dict(found) if found else None
 
     def beat(self, harvest_id: str, worker: str) -> bool:
-        """Refresh our heartbeat; False when another worker has taken the harvest over."""
+        """Refresh our heartbeat; False when another worker has taken the harvest over or it
+        was cancelled."""
+        mine = sa.and_(
+            harvests.c.id == harvest_id,
+            harvests.c.worker == worker,
+            harvests.c.status.in_(ACTIVE),
+        )
         with self.engine.begin() as conn:
             return bool(
-                conn.execute(
-                    harvests.update()
-                    .where(harvests.c.id == harvest_id, harvests.c.worker == worker)
-                    .values(heartbeat=time.time())
-                ).rowcount
+                conn.execute(harvests.update().where(mine).values(heartbeat=time.time())).rowcount
             )
+
+    def cancel(self, harvest_id: str) -> list[str]:
+        """Cancel an active harvest; return the jobs of its unfinished items, for the caller to
+        cancel too (none when the harvest had already ended)."""
+        active = sa.and_(harvests.c.id == harvest_id, harvests.c.status.in_(ACTIVE))
+        unfinished = sa.select(harvest_items.c.job).where(
+            harvest_items.c.harvest == harvest_id,
+            harvest_items.c.status == "pending",
+            harvest_items.c.job.is_not(None),
+        )
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                harvests.update().where(active).values(status="cancelled", updated=time.time())
+            ).rowcount
+            return list(conn.execute(unfinished).scalars()) if changed else []
 
     def set_status(
         self, harvest_id: str, status: str, until: str | None = None, message: str | None = None
     ) -> None:
+        """Move an active harvest on; one that has ended (cancelled meanwhile) stays as it is."""
         values: dict[str, Any] = {"status": status, "updated": time.time(), "message": message}
         if until is not None:
             values["until"] = until
+        active = sa.and_(harvests.c.id == harvest_id, harvests.c.status.in_(ACTIVE))
         with self.engine.begin() as conn:
-            conn.execute(harvests.update().where(harvests.c.id == harvest_id).values(**values))
+            conn.execute(harvests.update().where(active).values(**values))
 
     def add_items(self, harvest_id: str, items: Iterable[Item]) -> int:
         """Add items not already there (by URL); return how many were new."""

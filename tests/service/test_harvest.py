@@ -322,7 +322,7 @@ def test_submitted_harvests_run_in_the_background_runner(
         harvest_id = submit(store, fetcher, url)
         assert submit(store, fetcher, url) == harvest_id  # the same source is not queued twice
         queued = harvest_json(state, harvest_id)
-        assert queued["status"] == "walking" and queued["mode"] == "collection"
+        assert queued["status"] == "queued" and queued["mode"] == "collection"
     (summary,) = run_pending(QUIET, app_config)
     assert summary["id"] == harvest_id and summary["resumed"]
     assert summary["progress"]["by_status"] == {"done": 1}
