@@ -16,11 +16,11 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -43,6 +43,11 @@ from service.iiif.manifest import (
 )
 from service.iiif.placement import Placement, integer_box, place
 from service.store import CanvasRecord, MotifRecord, RunResult, Store
+from service.store.catalogues import CatalogueUpdate, StoredCatalogue
+
+if TYPE_CHECKING:  # the decomposition is imported on first use (see the module's docstring)
+    from service.decompose import Describer
+    from service.decompose.pipeline import Discovery
 
 log = logging.getLogger(__name__)
 MAX_COLLECTION_DEPTH = 3
@@ -118,11 +123,16 @@ def build_result(
     sources: Sequence[Source],
     loaded: dict[str, LoadedImage],
     decomposition: Decomposition,
+    catalogue: str | None = None,
+    catalogued: Collection[str] = (),
 ) -> RunResult:
+    """The job's results. Its motifs form a corpus of their own, or with ``catalogue`` belong
+    to that collection catalogue, where those already ``catalogued`` are not written again."""
     corpus = corpus_key(url)
+    namespace = catalogue or corpus
 
     def global_id(local: str) -> str:
-        return f"{corpus}-{local}"
+        return f"{namespace}-{local}"
 
     placements: list[Placement] = []
     best: dict[str, tuple[np.ndarray, Instance]] = {}
@@ -144,13 +154,17 @@ def build_result(
         counts[placement.motif] = counts.get(placement.motif, 0) + 1
     motifs = []
     for motif in decomposition.motifs:
+        if motif.id in catalogued:
+            continue
         png = prototype_png(*best[motif.id]) if motif.id in best else None
+        # Groups come from one clustering; a catalogue grown book by book has none of its own.
+        parent = global_id(motif.parent) if motif.parent and catalogue is None else None
         record = MotifRecord(
             id=global_id(motif.id),
-            corpus=corpus,
+            corpus=namespace,
             width=motif.width,
             height=motif.height,
-            parent=global_id(motif.parent) if motif.parent else None,
+            parent=parent,
             instances=counts.get(global_id(motif.id), 0),
             has_prototype=png is not None,
         )
@@ -304,11 +318,16 @@ class JobRunner:
         loaded = self._load(job_id, worker, canvases, work, errors)
         if not loaded:
             raise InvalidManifest("no page image could be fetched")
+        catalogue = self.store.job_catalogue(job_id)
         beat = partial(self.store.beat, job_id, worker)
         with Heartbeat(beat, self.config["JOB_STALE_SECONDS"] / 4):
-            decomposition = self._decompose_pages(loaded)
-            result = build_result(job["url"], sources, loaded, decomposition)
-        if not self.store.finish_job(job_id, worker, "done", result=result):
+            if catalogue is None:
+                decomposition = self._discover(loaded, self._describer()).decomposition
+                result = build_result(job["url"], sources, loaded, decomposition)
+                saved = self.store.finish_job(job_id, worker, "done", result=result)
+            else:
+                saved = self._join_catalogue(job, worker, catalogue, sources, loaded)
+        if not saved:
             raise JobCancelled(job_id)
 
     def _load(
@@ -354,13 +373,45 @@ class JobRunner:
         order = [f"{canvas.key}/{index}" for canvas, index, _ in work]
         return {name: loaded[name] for name in order if name in loaded}
 
-    def _decompose_pages(self, loaded: dict[str, LoadedImage]) -> Decomposition:
-        from service.decompose import PageImage, decompose_images, describer_for
+    def _discover(self, loaded: dict[str, LoadedImage], describer: Describer) -> Discovery:
+        from service.decompose import PageImage
+        from service.decompose.pipeline import discover
+
+        pages = [PageImage(name, item.raster.pixels) for name, item in loaded.items()]
+        return discover(pages, describer=describer)
+
+    def _describer(self) -> Describer:
+        from service.decompose import describer_for
 
         # Loaded on first use in this process: each gunicorn worker opens its own onnxruntime
         # session after the fork.
-        describer = describer_for(self.config["BUNDLE"], self.config["PROVIDERS"])
-        return decompose_images(
-            [PageImage(name, item.raster.pixels) for name, item in loaded.items()],
-            describer=describer,
-        )
+        return describer_for(self.config["BUNDLE"], self.config["PROVIDERS"])
+
+    def _join_catalogue(
+        self,
+        job: dict[str, Any],
+        worker: str,
+        catalogue: str,
+        sources: Sequence[Source],
+        loaded: dict[str, LoadedImage],
+    ) -> bool:
+        """Analyse the book's pages here, in parallel with other books; then, under the
+        catalogue's lock, match their instances against the collection's motifs and save."""
+        from service.decompose.catalogue import assign, new_motif_views
+        from service.decompose.pipeline import KnownMotifs
+
+        describer = self._describer()
+        # The book's own clustering is dropped: cheap next to the analysis of its pages.
+        findings = self._discover(loaded, describer).findings
+
+        def match(stored: StoredCatalogue) -> CatalogueUpdate:
+            known = None
+            if stored.descriptor is not None:
+                known = KnownMotifs(stored.descriptor, stored.ids, stored.views)
+            discovery = assign(findings, known, describer)
+            result = build_result(
+                job["url"], sources, loaded, discovery.decomposition, catalogue, stored.ids
+            )
+            return CatalogueUpdate(result, describer.name, new_motif_views(discovery))
+
+        return self.store.finish_in_catalogue(job["id"], worker, catalogue, match)

@@ -55,14 +55,14 @@ def fleuron(size: int = 40) -> Image.Image:
     return image
 
 
-def ornament_page(copies: int = 8) -> Image.Image:
+def ornament_page(copies: int = 8, block: Image.Image | None = None) -> Image.Image:
     """A page with a head-piece band of fleurons, alternately mirrored, above lines of "text".
 
     The text (small letter-sized blocks) matters: the decomposition tells ornaments from text
     by size relative to the page's own x-height.
     """
     page = Image.new("L", PAGE_SIZE, 255)
-    block = fleuron()
+    block = block or fleuron()
     for i in range(copies):
         tile = block.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if i % 2 else block
         page.paste(tile, (60 + i * 56, 80))
@@ -115,6 +115,7 @@ class IIIFSite:
     static_base: str  # the static server
     root: Path  # the static server's folder
     scripts: dict[str, list[tuple[int, dict[str, str], bytes]]] = field(default_factory=dict)
+    images: Path | None = None  # the image server's folder, where one runs
 
     def image_service(self, version: int, name: str) -> str:
         return f"{self.image_base}/{'3.0' if version == 3 else '2.1'}_pil/{name}"
@@ -127,6 +128,11 @@ class IIIFSite:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(doc))
         return self.static(path)
+
+    def add_image(self, name: str, image: Image.Image) -> None:
+        """Serve ``image`` from the image server as ``name`` (it reads the folder per request)."""
+        assert self.images is not None, "no image server behind this site"
+        image.save(self.images / f"{name}.png")
 
     def script(self, path: str, *answers: tuple[int, dict[str, str], bytes]) -> str:
         """Answer GET ``path`` with ``answers`` in turn (the last one repeats)."""
@@ -187,7 +193,9 @@ def iiif_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IIIFSite]:
         stderr=subprocess.DEVNULL,
     )
     static = _StaticServer(("127.0.0.1", 0), lambda *a: _Handler(*a, directory=str(root)))
-    site = IIIFSite(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{static.server_port}", root)
+    site = IIIFSite(
+        f"http://127.0.0.1:{port}", f"http://127.0.0.1:{static.server_port}", root, images=images
+    )
     static.scripts = site.scripts
     thread = threading.Thread(target=static.serve_forever, daemon=True)
     thread.start()

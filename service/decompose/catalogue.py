@@ -17,7 +17,14 @@ import numpy as np
 from PIL import Image
 
 from service import __version__
-from service.decompose.pipeline import Discovery, KnownMotifs
+from service.decompose.describe import Describer
+from service.decompose.pipeline import (
+    BaselineParams,
+    Discovery,
+    KnownMotifs,
+    PageFindings,
+    _assemble,
+)
 from service.dihedral import inverse, orient
 
 FORMAT = 1
@@ -79,6 +86,35 @@ def read_catalogue(folder: Path) -> KnownMotifs:
     if views.ndim != 3 or len(views) != len(ids):
         raise CatalogueError(f"{folder}: {VIEWS} does not hold one view set per motif")
     return KnownMotifs(descriptor=descriptor, ids=ids, views=views)
+
+
+def assign(
+    findings: list[PageFindings],
+    known: KnownMotifs | None,
+    describer: Describer,
+    params: BaselineParams | None = None,
+) -> Discovery:
+    """Group the instances of pages already analysed (``discover(...).findings``) into motifs,
+    the ``known`` ones first, as ``discover`` does: the cheap last step alone, for a collection
+    catalogue that is matched one book at a time under a lock, the books' pages having been
+    analysed in parallel outside it."""
+    if known is not None and known.descriptor != describer.name:
+        raise CatalogueError(
+            f"the catalogue was made with descriptor {known.descriptor!r}, not "
+            f"{describer.name!r}: use the same model bundle for the whole collection"
+        )
+    return _assemble(findings, params or BaselineParams(), describer, known)
+
+
+def new_motif_views(discovery: Discovery) -> dict[str, np.ndarray]:
+    """The eight views of each motif ``discovery`` found that its known motifs did not hold,
+    by id: what a catalogue keeps of a motif to recognise it in later books."""
+    clustering = discovery.clustering
+    return {
+        motif_id: clustering.views[k]
+        for k, motif_id in discovery.motif_ids.items()
+        if clustering.known[k] < 0
+    }
 
 
 def _members(discovery: Discovery) -> dict[int, list[dict[str, Any]]]:

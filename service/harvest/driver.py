@@ -259,7 +259,8 @@ class _Harvest:
                 # Left queued or running by a dead process: cancelled, so that it can never
                 # save results after ours.
                 self.store.cancel_job(job["id"])
-            job = self.store.create_job("manifest", url)
+            # The books of one source share a motif catalogue, grown as each book ends.
+            job = self.store.create_job("manifest", url, (corpus_key(self.source), self.source))
             self.state.update_item(self.id, url, job=job["id"])
             job = self._run_job(job["id"])
         return self._record(url, job)

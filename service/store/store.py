@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from service.iiif.placement import Placement
+from service.store import catalogues
 from service.store.records import (
     CanvasRecord,
     MotifRecord,
@@ -30,6 +31,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _end_job(
+    conn: sa.Connection, job_id: str, worker: str, status: str, message: str | None
+) -> bool:
+    """Set a running job's final status, if the job is still ``worker``'s."""
+    mine = sa.and_(jobs.c.id == job_id, jobs.c.worker == worker, jobs.c.status == "running")
+    ended = jobs.update().where(mine).values(status=status, message=message, updated=time.time())
+    return bool(conn.execute(ended).rowcount)
 
 
 class Store:
@@ -56,7 +66,11 @@ class Store:
         self.engine.dispose()
 
     # ---- jobs -------------------------------------------------------------------------
-    def create_job(self, kind: str, url: str) -> dict[str, Any]:
+    def create_job(
+        self, kind: str, url: str, catalogue: tuple[str, str] | None = None
+    ) -> dict[str, Any]:
+        """A queued job; with ``catalogue`` (its key and source URL) the job's motifs join that
+        collection's catalogue instead of forming a corpus of their own."""
         now = time.time()
         job_id = uuid.uuid4().hex
         row: dict[str, Any] = {
@@ -72,7 +86,13 @@ class Store:
         }
         with self.engine.begin() as conn:
             conn.execute(jobs.insert().values(**row))
+            if catalogue is not None:
+                catalogues.attach(conn, job_id, *catalogue)
         return self.job(job_id) or {}
+
+    def job_catalogue(self, job_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            return catalogues.of_job(conn, job_id)
 
     def job(self, job_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -164,14 +184,22 @@ class Store:
     ) -> bool:
         """End a job; its results (if any) are saved in the same transaction or not at all."""
         with self.engine.begin() as conn:
-            changed = conn.execute(
-                jobs.update()
-                .where(jobs.c.id == job_id, jobs.c.worker == worker, jobs.c.status == "running")
-                .values(status=status, message=message, updated=time.time())
-            ).rowcount
+            changed = _end_job(conn, job_id, worker, status, message)
             if changed and result is not None:
                 save_result(conn, result)
-        return bool(changed)
+        return changed
+
+    def finish_in_catalogue(
+        self, job_id: str, worker: str, catalogue: str, match: catalogues.Match
+    ) -> bool:
+        """End a job whose motifs join ``catalogue``: ``match`` runs under the catalogue's lock
+        and what it gives is saved with the job's end, in one transaction."""
+        with self.engine.begin() as conn:
+            # The job's row first, then the catalogue's: every writer locks in that order.
+            if not _end_job(conn, job_id, worker, "done", None):
+                return False
+            catalogues.update(conn, catalogue, match)
+        return True
 
     def cancel_job(self, job_id: str) -> dict[str, Any] | None:
         with self.engine.begin() as conn:

@@ -76,3 +76,28 @@ corpora = sa.Table(
     sa.Column("decomposition", sa.Text, nullable=False),
     sa.Column("updated", sa.Float, nullable=False),
 )
+# A collection's motif catalogue, grown book by book (``service/store/catalogues.py``). Its
+# motifs are rows of ``motifs`` (corpus = the catalogue's key); here are what matching needs.
+catalogues = sa.Table(
+    "catalogues",
+    metadata,
+    sa.Column("key", sa.String(32), primary_key=True),
+    sa.Column("url", sa.Text, nullable=False),  # the harvested source
+    sa.Column("descriptor", sa.Text),  # what the views were made with; set by the first book
+    # Bumped by each writer: the row lock it takes puts the writers of a catalogue in a line.
+    sa.Column("version", sa.Integer, nullable=False),
+)
+catalogue_views = sa.Table(
+    "catalogue_views",
+    metadata,
+    sa.Column("catalogue", sa.String(32), primary_key=True),
+    sa.Column("motif", sa.String(64), primary_key=True),  # the id within the catalogue: m0007
+    sa.Column("views", sa.LargeBinary, nullable=False),  # float32 (8, D): the eight views
+)
+# Which jobs add to a catalogue (a table of its own, so that older stores need no migration).
+job_catalogues = sa.Table(
+    "job_catalogues",
+    metadata,
+    sa.Column("job", sa.String(32), primary_key=True),
+    sa.Column("catalogue", sa.String(32), nullable=False),
+)

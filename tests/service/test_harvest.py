@@ -309,6 +309,8 @@ def test_sigkill_then_rerun_loses_and_duplicates_nothing(
     summary = json.loads(out)
     assert summary["resumed"] and summary["progress"]["by_status"] == {"done": 6}, summary
     assert placements(app_config) == placements(reference)
+    with opened(app_config) as (store, _), opened(reference) as (expected, _):
+        assert store.motifs() == expected.motifs()  # the catalogue: none lost, none twice
     # The job the kill interrupted was cancelled, so that it can never save results late.
     assert not [j for j in jobs(app_config) if j["status"] in ("queued", "running")]
 

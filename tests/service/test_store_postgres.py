@@ -80,3 +80,24 @@ def test_jobs_and_results_on_postgres(
     png = again.get(f"/motifs/{motifs[0]['id']}/prototype.png")
     assert png.status_code == 200 and png.data.startswith(b"\x89PNG")
     restarted.extensions["florilege"].store.close()
+
+
+def test_a_collection_catalogue_on_postgres(
+    postgres_url: str, app_config: dict[str, Any], iiif_site: IIIFSite
+) -> None:
+    from service.harvest.driver import harvest
+    from service.jobs import corpus_key
+    from service.store import Store
+    from tests.service.test_harvest import QUIET, book, collection
+
+    members = [book(iiif_site, "pgc-a", ["page1"]), book(iiif_site, "pgc-b", ["page2"])]
+    url = collection(iiif_site, "pgc/collection.json", members)
+    # Both books start at once: both attach to the new catalogue, then match one at a time.
+    summary = harvest(url, QUIET, {**app_config, "DB": postgres_url})
+    assert summary["progress"]["by_status"] == {"done": 2}
+    store = Store(postgres_url)
+    try:
+        (fleuron,) = [m for m in store.motifs() if m.corpus == corpus_key(url)]
+        assert fleuron.instances == 18
+    finally:
+        store.close()
