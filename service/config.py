@@ -60,6 +60,8 @@ _KEYS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "FETCH_MAX_BYTES": (_positive_int, 50 * 1024 * 1024),
     "FETCH_PER_HOST": (_positive_int, 4),
     "RETRY_AFTER_MAX": (_positive_float, 30.0),
+    # A folder where fetched responses are kept (off when unset): see service/iiif/cache.py.
+    "HTTP_CACHE": (_optional_str, None),
     "MAX_IMAGE_PIXELS": (_positive_int, 100_000_000),
     "MAX_UPLOAD_BYTES": (_positive_int, 30 * 1024 * 1024),
     "MAX_CANVASES": (_positive_int, 2000),

@@ -86,6 +86,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     server: _StaticServer
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self.server.seen.append(self.path)
         script = self.server.scripts.get(self.path)
         if script is None:
             super().do_GET()
@@ -105,6 +106,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 class _StaticServer(http.server.ThreadingHTTPServer):
     scripts: dict[str, list[tuple[int, dict[str, str], bytes]]]
+    seen: list[str]
 
 
 @dataclass
@@ -116,6 +118,7 @@ class IIIFSite:
     root: Path  # the static server's folder
     scripts: dict[str, list[tuple[int, dict[str, str], bytes]]] = field(default_factory=dict)
     images: Path | None = None  # the image server's folder, where one runs
+    seen: list[str] = field(default_factory=list)  # the paths the static server was asked for
 
     def image_service(self, version: int, name: str) -> str:
         return f"{self.image_base}/{'3.0' if version == 3 else '2.1'}_pil/{name}"
@@ -196,7 +199,7 @@ def iiif_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IIIFSite]:
     site = IIIFSite(
         f"http://127.0.0.1:{port}", f"http://127.0.0.1:{static.server_port}", root, images=images
     )
-    static.scripts = site.scripts
+    static.scripts, static.seen = site.scripts, site.seen
     thread = threading.Thread(target=static.serve_forever, daemon=True)
     thread.start()
     try:

@@ -39,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--contact", help="e-mail or URL put in the user agent")
     parser.add_argument(
+        "--http-cache",
+        metavar="DIR",
+        help="keep fetched manifests and images in DIR, so that a rerun reads them from there "
+        "(default: FLORILEGE_HTTP_CACHE, else no cache)",
+    )
+    parser.add_argument(
         "--force", action="store_true", help="analyse again manifests already in the store"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -63,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     try:
-        summary = harvest(args.source, options)
+        summary = harvest(
+            args.source, options, {"HTTP_CACHE": args.http_cache} if args.http_cache else None
+        )
     except (FetchError, InvalidManifest, HarvestBusy) as err:
         print(f"florilege harvest: error: {err}", file=sys.stderr)
         return 1

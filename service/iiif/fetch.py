@@ -94,6 +94,7 @@ class FetchPolicy:
     retry_after_max: float = 30.0
     per_host: int = 4
     user_agent: str = "florilege"
+    cache: str | None = None  # a folder for the optional HTTP cache (service/iiif/cache.py)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> FetchPolicy:
@@ -105,6 +106,7 @@ class FetchPolicy:
             retry_after_max=config["RETRY_AFTER_MAX"],
             per_host=config["FETCH_PER_HOST"],
             user_agent=config["USER_AGENT"],
+            cache=config["HTTP_CACHE"],
         )
 
 
@@ -132,9 +134,20 @@ class Fetcher:
         # Every connection this session opens goes through `addresses`. Proxies from the
         # environment are ignored: a proxy resolves names itself, out of our reach.
         self.session.trust_env = False
-        adapter = PinnedAdapter(self.addresses)
+        adapter = self._adapter()
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+
+    def _adapter(self) -> PinnedAdapter:
+        if self.policy.cache is None:
+            return PinnedAdapter(self.addresses)
+        try:  # an optional extra: imported only when a cache is asked for
+            from service.iiif.cache import caching_adapter
+        except ImportError as err:
+            raise RuntimeError(
+                f"an HTTP cache needs CacheControl ({err}): pip install 'florilege[cache]'"
+            ) from err
+        return caching_adapter(self.addresses, self.policy.cache)
 
     def check_url(self, url: str) -> str:
         """Raise unless ``url`` may be fetched; return its host."""

@@ -242,3 +242,34 @@ def test_tls_keeps_the_host_name_for_sni_and_certificate(tls_echo: tuple[int, Pa
     assert fetcher.get(f"https://books.test:{port}/").content == f"books.test:{port}".encode()
     with pytest.raises(FetchError, match="other.test"):
         fetcher.get(f"https://other.test:{port}/")
+
+
+def test_the_http_cache_answers_a_second_fetch(iiif_site: IIIFSite, tmp_path: Path) -> None:
+    fetcher, _ = make_fetcher(cache=str(tmp_path / "cache"))
+    url = iiif_site.publish("cached/doc.json", {"n": 1})
+    assert fetcher.get_json(url) == fetcher.get_json(url) == {"n": 1}
+    assert iiif_site.seen.count("/cached/doc.json") == 1
+    again, _ = make_fetcher(cache=str(tmp_path / "cache"))  # kept on disk, for the next run
+    assert again.get_json(url) == {"n": 1} and iiif_site.seen.count("/cached/doc.json") == 1
+
+
+def test_the_http_cache_stores_neither_cut_nor_forbidden_responses(
+    iiif_site: IIIFSite, tmp_path: Path
+) -> None:
+    fetcher, _ = make_fetcher(cache=str(tmp_path), max_bytes=1000)
+    # Far more than the fetcher reads at once (64 KiB): it stops reading long before the end.
+    big = iiif_site.script("cached/big", (200, {"Content-Length": ""}, b"y" * 300_000))
+    private = iiif_site.script("cached/private", (200, {"Cache-Control": "no-store"}, b"{}"))
+    for _ in range(2):
+        with pytest.raises(TooLarge):  # cut by the fetcher: never complete, never stored
+            fetcher.get(big)
+        fetcher.get(private)
+    assert iiif_site.seen.count("/cached/big") == iiif_site.seen.count("/cached/private") == 2
+
+
+def test_the_http_cache_keeps_the_dns_rebinding_guard(iiif_site: IIIFSite, tmp_path: Path) -> None:
+    fetcher, _ = make_fetcher(cache=str(tmp_path))
+    asked, fetcher.resolve = rebinding(["93.184.216.34"], ["127.0.0.2"])  # type: ignore[assignment]
+    port = urlsplit(iiif_site.static_base).port
+    with pytest.raises(HostRefused, match="127.0.0.2"):
+        fetcher.get(f"http://localhost:{port}/plain.png")
