@@ -66,6 +66,18 @@ def _harvest(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from service.config import load_config
+    from service.harvest.engine import worker_main
+
+    broker = args.broker or load_config()["CELERY_BROKER"]
+    if not broker:
+        print("florilege worker: give --broker or set FLORILEGE_CELERY_BROKER", file=sys.stderr)
+        return 2
+    worker_main(broker, args.gpu, args.concurrency)
+    return 0
+
+
 def _bench_harvest(args: argparse.Namespace) -> int:
     from service.harvest.bench import run
 
@@ -129,6 +141,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     harvest_cli.add_arguments(harvest)
     harvest.set_defaults(run=_harvest)
+
+    worker = commands.add_parser(
+        "worker", help="run harvest jobs sent through Celery (start one per GPU)"
+    )
+    worker.add_argument("--broker", help="Redis URL (default: FLORILEGE_CELERY_BROKER)")
+    worker.add_argument("--gpu", type=int, help="the GPU this worker uses (CUDA_VISIBLE_DEVICES)")
+    worker.add_argument(
+        "--concurrency", type=int, default=1, help="jobs at once (default 1: one per GPU)"
+    )
+    worker.set_defaults(run=_worker)
 
     bench = commands.add_parser("bench", help="benchmarks (not tests): see docs/benchmarks.md")
     benchmarks = bench.add_subparsers(dest="benchmark", required=True)

@@ -62,6 +62,9 @@ _KEYS: dict[str, tuple[Callable[[Any], Any], Any]] = {
     "RETRY_AFTER_MAX": (_positive_float, 30.0),
     # A folder where fetched responses are kept (off when unset): see service/iiif/cache.py.
     "HTTP_CACHE": (_optional_str, None),
+    # redis://HOST:PORT/DB: harvests send their manifest jobs to Celery workers (unset: they run
+    # embedded). See service/harvest/engine.py.
+    "CELERY_BROKER": (_optional_str, None),
     "MAX_IMAGE_PIXELS": (_positive_int, 100_000_000),
     "MAX_UPLOAD_BYTES": (_positive_int, 30 * 1024 * 1024),
     "MAX_CANVASES": (_positive_int, 2000),

@@ -47,6 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--force", action="store_true", help="analyse again manifests already in the store"
     )
+    parser.add_argument(
+        "--broker",
+        metavar="URL",
+        help="run the manifest jobs on Celery workers (florilege worker) fed through this Redis "
+        "URL (default: FLORILEGE_CELERY_BROKER, else embedded: threads of this process)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -69,9 +75,8 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     try:
-        summary = harvest(
-            args.source, options, {"HTTP_CACHE": args.http_cache} if args.http_cache else None
-        )
+        given = {"HTTP_CACHE": args.http_cache, "CELERY_BROKER": args.broker}
+        summary = harvest(args.source, options, {k: v for k, v in given.items() if v})
     except (FetchError, InvalidManifest, HarvestBusy) as err:
         print(f"florilege harvest: error: {err}", file=sys.stderr)
         return 1

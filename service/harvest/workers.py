@@ -1,4 +1,5 @@
-"""Where a harvest's manifest jobs run: threads of this process, or worker processes.
+"""Where a harvest's manifest jobs run: threads of this process, worker processes, or the
+Celery workers of the scale-out engine (``service/harvest/engine.py``).
 
 The decomposition is mostly Python and holds the GIL, so threads overlap fetching with it but
 keep it on one core; worker processes (spawned, so that no lock held by a thread of the parent
@@ -13,7 +14,7 @@ import multiprocessing
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service.config import load_config
 from service.harvest.polite import PoliteFetcher, with_contact
@@ -21,6 +22,9 @@ from service.harvest.state import new_worker
 from service.iiif.fetch import FetchPolicy
 from service.jobs import JobRunner
 from service.store import Store
+
+if TYPE_CHECKING:
+    from service.harvest.engine import CeleryDispatch
 
 _runner: JobRunner | None = None
 _worker = ""
@@ -48,8 +52,8 @@ def _run(job_id: str) -> None:
 
 
 class JobPool:
-    """Runs a queued job to its end, here (``processes`` 0) or in one of ``processes``
-    worker processes."""
+    """Runs a queued job to its end: on the Celery workers when the configuration names a
+    broker, else here (``processes`` 0) or in one of ``processes`` worker processes."""
 
     def __init__(
         self,
@@ -61,6 +65,8 @@ class JobPool:
         contact: str | None,
     ) -> None:
         self.runner, self.worker = runner, worker
+        self.delay, self.contact = delay, contact
+        self._remote = _dispatch(runner.config["CELERY_BROKER"])
         self._pool = (
             ProcessPoolExecutor(
                 max_workers=processes,
@@ -68,12 +74,14 @@ class JobPool:
                 initializer=_start,
                 initargs=(dict(overrides or {}), delay, contact),
             )
-            if processes
+            if processes and self._remote is None
             else None
         )
 
     def run(self, job_id: str) -> None:
-        if self._pool is None:
+        if self._remote is not None:
+            self._remote.run(job_id, self.delay, self.contact)
+        elif self._pool is None:
             self.runner.run_once(f"{self.worker}:{threading.get_ident()}", job_id)
         else:
             self._pool.submit(_run, job_id).result()
@@ -81,3 +89,16 @@ class JobPool:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _dispatch(broker: str | None) -> CeleryDispatch | None:
+    if broker is None:
+        return None
+    try:  # an optional extra: imported only when a broker is configured
+        from service.harvest.engine import CeleryDispatch
+    except ImportError as err:
+        raise RuntimeError(
+            f"a Celery broker is configured but Celery is missing ({err}): "
+            "pip install 'florilege[scale]'"
+        ) from err
+    return CeleryDispatch(broker)

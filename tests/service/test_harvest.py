@@ -263,8 +263,9 @@ def test_a_live_harvest_is_not_taken_over(app_config: dict[str, Any]) -> None:
         assert take() == (harvest_id, True)
 
 
-def run_cli(config: dict[str, Any], url: str, **popen: Any) -> subprocess.Popen[bytes]:
-    env = {
+def environment(config: dict[str, Any]) -> dict[str, str]:
+    """The environment of a subprocess that works on the same store as ``config``."""
+    return {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "FLORILEGE_DB": config["DB"],
@@ -272,8 +273,12 @@ def run_cli(config: dict[str, Any], url: str, **popen: Any) -> subprocess.Popen[
         "FLORILEGE_ALLOW_HOSTS": "127.0.0.1",
         "FLORILEGE_ANALYSIS_WIDTH": str(config["ANALYSIS_WIDTH"]),
     }
+
+
+def run_cli(config: dict[str, Any], url: str, **popen: Any) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "service.cli", "harvest", url, "--collection", "--quiet"]
-    return subprocess.Popen(command + ["--concurrency", "1"], cwd=ROOT, env=env, **popen)
+    command += ["--concurrency", "1"]
+    return subprocess.Popen(command, cwd=ROOT, env=environment(config), **popen)
 
 
 def test_sigkill_then_rerun_loses_and_duplicates_nothing(

@@ -17,7 +17,7 @@ import requests
 from service.harvest.driver import harvest, run_pending
 from service.waiting import wait_for_url
 from tests.conftest import IIIFSite, _free_port
-from tests.service.test_harvest import QUIET, ROOT, book, collection, placements
+from tests.service.test_harvest import QUIET, ROOT, book, collection, environment, placements
 
 
 def test_a_posted_collection_is_harvested(app: Any, client: Any, iiif_site: IIIFSite) -> None:
@@ -68,12 +68,7 @@ def service(config: dict[str, Any]) -> Iterator[str]:
     whole process group, as a crash would) when the block ends."""
     port = _free_port()
     env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "FLORILEGE_DB": config["DB"],
-        "FLORILEGE_DATA": config["DATA"],
-        "FLORILEGE_ALLOW_HOSTS": "127.0.0.1",
-        "FLORILEGE_ANALYSIS_WIDTH": str(config["ANALYSIS_WIDTH"]),
+        **environment(config),
         "FLORILEGE_JOB_POLL_SECONDS": "0.1",
         "FLORILEGE_BIND": f"127.0.0.1:{port}",
         "FLORILEGE_WORKERS": "1",
