@@ -73,13 +73,40 @@ class Describer(Protocol):
 
 @dataclass(frozen=True)
 class TemplateDescriber:
-    """The training-free descriptor: blurred, normalised template pixels."""
+    """The training-free descriptor: blurred, normalised template pixels, twice over.
 
-    name: str = "baseline"
-    size: int = TEMPLATE_SIZE
+    The first half compares shapes as printed (aspect kept); the second compares each ink
+    stretched to a square, which tells apart thin swashes and rules that, aspect kept, are a
+    few rows of pixels and all look alike.
+    """
+
+    name: str = "templates-2"
+    size: int = 2 * TEMPLATE_SIZE
 
     def views(self, crops: np.ndarray) -> np.ndarray:
-        return dihedral_views(crops)
+        shapes = np.stack([_downsampled(c) for c in crops]) if len(crops) else crops[:, :0, :0]
+        stretched = np.stack([_stretched(c) for c in crops]) if len(crops) else shapes
+        halves = (dihedral_views(_as_templates(shapes)), dihedral_views(_as_templates(stretched)))
+        return np.concatenate(halves, axis=2) / np.sqrt(2.0)
+
+
+def _as_templates(crops: np.ndarray) -> np.ndarray:
+    return crops.reshape(len(crops), TEMPLATE_SIZE, TEMPLATE_SIZE)
+
+
+def _downsampled(crop: np.ndarray) -> np.ndarray:
+    image = Image.fromarray(crop.astype(np.float32), mode="F")
+    return np.asarray(image.resize((TEMPLATE_SIZE, TEMPLATE_SIZE), Image.Resampling.BOX))
+
+
+def _stretched(crop: np.ndarray) -> np.ndarray:
+    """The crop's ink (the square's padding cut off) resized to fill a template."""
+    rows, cols = np.nonzero(crop > 0.05)
+    if len(rows) == 0:
+        return np.zeros((TEMPLATE_SIZE, TEMPLATE_SIZE), np.float32)
+    ink = crop[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].astype(np.float32)
+    image = Image.fromarray(ink, mode="F")
+    return np.asarray(image.resize((TEMPLATE_SIZE, TEMPLATE_SIZE), Image.Resampling.BILINEAR))
 
 
 @dataclass(frozen=True)

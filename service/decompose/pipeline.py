@@ -11,11 +11,13 @@ import numpy as np
 from PIL import Image
 
 from service.decompose.cluster import Clustering, ClusterParams, cluster_views, instance_scores
+from service.decompose.constellations import ConstellationParams, Piece, join_pieces, joined_boxes
 from service.decompose.describe import TEMPLATE_SIZE, Describer, TemplateDescriber, template
 from service.decompose.repeats import RepeatParams, chained_repeats, split_touching
 from service.decompose.segment import (
     SegmentParams,
     binarize,
+    block_shaped,
     group_ornaments,
     ink_map,
     large_instances,
@@ -40,6 +42,7 @@ class BaselineParams:
     repeats: RepeatParams = field(default_factory=RepeatParams)
     text: TextParams = field(default_factory=TextParams)
     cluster: ClusterParams = field(default_factory=ClusterParams)
+    constellations: ConstellationParams = field(default_factory=ConstellationParams)
     # Instances scoring below this are left out: most are text or specks that recur nowhere.
     min_score: float = 0.55
 
@@ -135,6 +138,15 @@ def discover(
             "decompose with the same model bundle, or without the catalogue"
         )
     findings = [_analyse(page, params, chosen, detail_size) for page in pages]
+    first = _assemble(findings, params, chosen, known)
+    groups = _piece_groups(findings, first, params.constellations)
+    if not any(groups):
+        return first
+    # Blocks made of several pieces are described and clustered again as wholes.
+    findings = [
+        _rejoin(found, page_groups, chosen, detail_size) if page_groups else found
+        for found, page_groups in zip(findings, groups, strict=True)
+    ]
     return _assemble(findings, params, chosen, known)
 
 
@@ -151,23 +163,65 @@ def _analyse(
     page: PageImage, params: BaselineParams, describer: Describer, detail_size: int | None
 ) -> PageFindings:
     ink = ink_map(page.pixels)
+    return _describe(page, ink, _find_boxes(ink, params), describer, detail_size)
+
+
+def _find_boxes(ink: np.ndarray, params: BaselineParams) -> list[Box]:
+    """Candidate instances: large blocks (touching runs split), then small repeated sorts."""
     mask = binarize(ink)
     large, small, x_height = split_by_size(mask, params.segment)
-    boxes = [
+    parts = [
         part
         for box in large_instances(large, small, ink.shape, params.segment)
         for part in split_touching(ink, mask, box)
     ]
+    boxes = block_shaped(parts, ink.shape, params.segment)
     boxes = [
         box for box, text in zip(boxes, text_like(ink, boxes, params.text), strict=True) if not text
     ]
-    boxes += _outside(chained_repeats(ink, small, x_height, params.repeats), boxes)
+    return boxes + _outside(chained_repeats(ink, small, x_height, params.repeats), boxes)
+
+
+def _describe(
+    page: PageImage,
+    ink: np.ndarray,
+    boxes: list[Box],
+    describer: Describer,
+    detail_size: int | None,
+) -> PageFindings:
     templates = _crops(ink, boxes, TEMPLATE_SIZE)
     crops = templates if describer.size == TEMPLATE_SIZE else _crops(ink, boxes, describer.size)
     details = None
     if detail_size:
         details = (np.clip(_crops(ink, boxes, detail_size), 0, 1) * 255).astype(np.uint8)
     return PageFindings(page, boxes, templates, describer.views(crops), details)
+
+
+def _piece_groups(
+    findings: list[PageFindings], first: Discovery, params: ConstellationParams
+) -> list[list[list[int]]]:
+    """Per page, groups of box indices that are pieces of one block (see ``constellations``)."""
+    pieces, where = [], []
+    start = 0
+    for page, found in enumerate(findings):
+        for local, box in enumerate(found.boxes):
+            if first.kept[start + local]:
+                label = int(first.clustering.labels[start + local])
+                orientation = first.clustering.orientations[start + local]
+                pieces.append(Piece(page, box, label, orientation))
+                where.append(local)
+        start += len(found.boxes)
+    groups: list[list[list[int]]] = [[] for _ in findings]
+    for group in join_pieces(pieces, params):
+        groups[pieces[group[0]].page].append([where[i] for i in group])
+    return groups
+
+
+def _rejoin(
+    found: PageFindings, groups: list[list[int]], describer: Describer, detail_size: int | None
+) -> PageFindings:
+    ink = ink_map(found.page.pixels)
+    return _describe(found.page, ink, joined_boxes(found.boxes, groups), describer, detail_size)
 
 
 def _outside(boxes: list[Box], occupied: list[Box]) -> list[Box]:

@@ -29,6 +29,8 @@ class SegmentParams:
     # this fraction of the page, they are not one block.
     max_elongation: float = 6.0
     max_page_fraction: float = 0.4
+    # An elongated component thinner than this many x-heights is a rule, not a row of blocks.
+    rule_width_in_x_heights: float = 0.5
     # Instances closer than this many median instance sizes belong to one ornament.
     ornament_gap: float = 0.6
 
@@ -146,20 +148,25 @@ def split_by_size(mask: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, 
     size = boxes[:, 2:].max(axis=1)
     x_height = text_x_height(boxes, mask.shape[0])
     is_large = (size >= params.min_size_in_x_heights * x_height) & ~_letter_like(boxes, x_height)
-    is_large &= _block_shaped(boxes, mask.shape, params)
+    # Runs of touching blocks stay (they are split later); rules and stains do not.
+    is_large &= _small_enough(boxes, mask.shape, params) & ~_rule_like(boxes, x_height, params)
     return boxes[is_large], boxes[~is_large], x_height
 
 
 def large_instances(
     large: np.ndarray, small: np.ndarray, page_shape: tuple[int, ...], params: SegmentParams
 ) -> list[Box]:
-    """Vignette boxes seeded by large components, with the small pieces that sit on them."""
+    """Boxes seeded by large components, with the small pieces that sit on them.
+
+    A box may still be a run of touching blocks: split it (``split_touching``), then keep what
+    is ``block_shaped``.
+    """
     if len(large) == 0:
         return []
     size = large[:, 2:].max(axis=1)
     # Large components this close are one block broken by wear or drawn in several strokes.
     gap = np.maximum(1, params.merge_gap_fraction * size).astype(np.int64)
-    groups = near_groups(large, gap)
+    groups = _regroup_oversized(large, near_groups(large, gap), page_shape, params)
     # Small pieces (dots, rays, stems) join the block they sit on; text is further away.
     attach = np.maximum(1, params.attach_gap_fraction * size).astype(np.int64)
     attached = overlapping(small, large, attach)
@@ -168,7 +175,31 @@ def large_instances(
     merged = np.array(
         union_boxes(np.concatenate([large, small[has_host]]), np.concatenate([groups, host_group]))
     )
-    return as_boxes(merged[_block_shaped(merged, page_shape, params)])
+    return as_boxes(merged)
+
+
+def block_shaped(boxes: list[Box], page_shape: tuple[int, ...], params: SegmentParams) -> list[Box]:
+    """The boxes that can be one block: not a rule, a page edge or a stain."""
+    if not boxes:
+        return []
+    return as_boxes(np.array(boxes)[_block_shaped(np.array(boxes), page_shape, params)])
+
+
+def _regroup_oversized(
+    boxes: np.ndarray, groups: np.ndarray, page_shape: tuple[int, ...], params: SegmentParams
+) -> np.ndarray:
+    """Groups too large to be one block are blocks set touching (a frame, a head-piece): their
+    members are grouped again by overlap alone, which keeps a block's nested strokes together
+    but no longer bridges the hairline between two blocks."""
+    unions = np.array(union_boxes(boxes, groups))
+    regrouped = groups.copy()
+    next_group = int(groups.max()) + 1
+    for g in np.flatnonzero(~_small_enough(unions, page_shape, params)):
+        members = np.flatnonzero(groups == g)
+        sub = near_groups(boxes[members], 0)
+        regrouped[members] = next_group + sub
+        next_group += int(sub.max()) + 1
+    return np.unique(regrouped, return_inverse=True)[1]
 
 
 def _letter_like(boxes: np.ndarray, x_height: float) -> np.ndarray:
@@ -177,15 +208,30 @@ def _letter_like(boxes: np.ndarray, x_height: float) -> np.ndarray:
     return (h <= 2.7 * x_height) & (w < 0.6 * h)
 
 
+def _small_enough(
+    boxes: np.ndarray, page_shape: tuple[int, ...], params: SegmentParams
+) -> np.ndarray:
+    """False for page edges, stains and whole frames: too large to be one block."""
+    w, h = boxes[:, 2], boxes[:, 3]
+    return (w <= params.max_page_fraction * page_shape[1]) & (
+        h <= params.max_page_fraction * page_shape[0]
+    )
+
+
+def _rule_like(boxes: np.ndarray, x_height: float, params: SegmentParams) -> np.ndarray:
+    """Long lines thinner than the text: printed rules and gutters, not rows of flowers."""
+    w, h = boxes[:, 2], boxes[:, 3]
+    elongated = np.maximum(w, h) > params.max_elongation * np.minimum(w, h)
+    return elongated & (np.minimum(w, h) < params.rule_width_in_x_heights * x_height)
+
+
 def _block_shaped(
     boxes: np.ndarray, page_shape: tuple[int, ...], params: SegmentParams
 ) -> np.ndarray:
     """False for rules, page edges and stains: too elongated or too large to be one block."""
     w, h = boxes[:, 2], boxes[:, 3]
-    small_enough = (w <= params.max_page_fraction * page_shape[1]) & (
-        h <= params.max_page_fraction * page_shape[0]
-    )
-    return small_enough & (np.maximum(w, h) <= params.max_elongation * np.minimum(w, h))
+    elongated = np.maximum(w, h) > params.max_elongation * np.minimum(w, h)
+    return _small_enough(boxes, page_shape, params) & ~elongated
 
 
 def group_ornaments(instances: list[Box], params: SegmentParams) -> tuple[list[Box], list[int]]:

@@ -22,7 +22,7 @@ from training.synth import generate
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pages = tmp_path_factory.mktemp("pages")
-    generate(pages, pages=2, split="seen", seed=5)
+    generate(pages, pages=3, split="seen", seed=5)
     config = load_config(CONFIG_DIR / "tiny.yaml")
     config = dataclasses.replace(
         config, train=dataclasses.replace(config.train, epochs=1, steps_per_epoch=3)

@@ -1,0 +1,121 @@
+"""Blocks cut as several separate pieces, found by how their pieces always appear together.
+
+A vignette engraved as separate strokes (four petals round a centre, a leaf and its dots)
+segments into pieces, and each piece clusters into a motif of its own. What tells such pieces
+from neighbouring blocks is recurrence, not geometry: the pieces of one block sit almost
+touching, every time, in the same company, while a block set in a band or a rosette also turns
+up elsewhere with other neighbours. So a tight group of instances is joined into one instance
+when it holds no repeated piece (a translated repeat is a band, not a block) and most
+impressions of each of its motifs sit in a group of that same make-up.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse.csgraph import connected_components
+
+from service.decompose.segment import Box, union_boxes
+from service.dihedral import Orientation
+
+
+@dataclass(frozen=True)
+class ConstellationParams:
+    # Instances closer than this fraction of the smaller one's size can be pieces of one block.
+    gap_fraction: float = 0.08
+    # A block has at most this many separately cut pieces.
+    max_pieces: int = 8
+    # Share of a motif's impressions that must sit in groups of the same make-up.
+    min_share: float = 0.5
+    # Pieces whose boxes overlap by more than this fraction of the smaller one are one block.
+    max_overlap: float = 0.1
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One kept instance as the joining step sees it."""
+
+    page: int
+    box: Box
+    motif: int
+    orientation: Orientation
+
+
+def join_pieces(pieces: Sequence[Piece], params: ConstellationParams) -> list[list[int]]:
+    """Index groups of ``pieces`` that are pieces of one block (groups of two or more)."""
+    pages = {page: _geometry(pieces, page) for page in sorted({p.page for p in pieces})}
+    tight = {page: _components(g.gap <= params.gap_fraction) for page, g in pages.items()}
+    groups = [[int(pages[page].index[i]) for i in group] for page in pages for group in tight[page]]
+    make_up = [_make_up(pieces, g) for g in groups]
+    total = Counter(p.motif for p in pieces)
+    seen_in = Counter((pieces[i].motif, m) for g, m in zip(groups, make_up, strict=True) for i in g)
+    constellations = {
+        frozenset(group)
+        for group, m in zip(groups, make_up, strict=True)
+        if 2 <= len(group) <= params.max_pieces
+        and _no_repeated_piece(pieces, group)
+        and all(
+            seen_in[pieces[i].motif, m] >= params.min_share * total[pieces[i].motif] for i in group
+        )
+    }
+    joined = []
+    for geometry in pages.values():
+        # Type is set side by side, so two blocks never overlap: overlapping pieces are one.
+        link = geometry.overlap > params.max_overlap
+        local = {int(i): n for n, i in enumerate(geometry.index)}
+        for group in constellations:
+            if all(i in local for i in group):
+                members = [local[i] for i in group]
+                link[np.ix_(members, members)] = True
+        joined += [[int(geometry.index[i]) for i in c] for c in _components(link) if len(c) > 1]
+    return joined
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    index: np.ndarray  # piece indices on the page
+    gap: np.ndarray  # pairwise gap, as a fraction of the smaller piece's size
+    overlap: np.ndarray  # pairwise overlap, as a fraction of the smaller piece's area
+
+
+def _geometry(pieces: Sequence[Piece], page: int) -> _Geometry:
+    index = np.array([i for i, p in enumerate(pieces) if p.page == page])
+    boxes = np.array([pieces[i].box for i in index], dtype=np.float64)
+    x0, y0 = boxes[:, 0], boxes[:, 1]
+    x1, y1 = x0 + boxes[:, 2], y0 + boxes[:, 3]
+    gap_x = np.maximum(x0[:, None], x0[None]) - np.minimum(x1[:, None], x1[None])
+    gap_y = np.maximum(y0[:, None], y0[None]) - np.minimum(y1[:, None], y1[None])
+    size = boxes[:, 2:].max(axis=1)
+    gap = np.maximum(np.maximum(gap_x, gap_y), 0) / np.minimum(size[:, None], size[None])
+    area = boxes[:, 2] * boxes[:, 3]
+    shared = np.maximum(-gap_x, 0) * np.maximum(-gap_y, 0)
+    overlap = shared / np.minimum(area[:, None], area[None])
+    np.fill_diagonal(overlap, 0.0)
+    return _Geometry(index, gap, overlap)
+
+
+def _components(graph: np.ndarray) -> list[list[int]]:
+    _, labels = connected_components(graph, directed=False)
+    return [list(np.flatnonzero(labels == k)) for k in range(labels.max() + 1)]
+
+
+def _make_up(pieces: Sequence[Piece], group: list[int]) -> tuple[tuple[int, int], ...]:
+    return tuple(sorted(Counter(pieces[i].motif for i in group).items()))
+
+
+def _no_repeated_piece(pieces: Sequence[Piece], group: list[int]) -> bool:
+    keys = [(pieces[i].motif, pieces[i].orientation) for i in group]
+    return len(set(keys)) == len(keys)
+
+
+def joined_boxes(boxes: Sequence[Box], groups: Sequence[list[int]]) -> list[Box]:
+    """``boxes`` with the members of each group (indices into ``boxes``) replaced by their union."""
+    joined = {i for group in groups for i in group}
+    unions = [
+        union_boxes(np.array([boxes[i] for i in group]), np.zeros(len(group), dtype=np.int64))[0]
+        for group in groups
+    ]
+    return [box for i, box in enumerate(boxes) if i not in joined] + unions

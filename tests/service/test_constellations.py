@@ -1,0 +1,73 @@
+"""Joining the separately cut pieces of one block (decompose/constellations.py), and keeping
+touching blocks apart (decompose/segment.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from service.decompose.constellations import ConstellationParams, Piece, join_pieces, joined_boxes
+from service.decompose.segment import SegmentParams, large_instances
+from service.dihedral import Orientation
+
+UPRIGHT = Orientation(0, False)
+PARAMS = ConstellationParams()
+
+
+def _petal_pair(page: int, x: int) -> list[Piece]:
+    """Two pieces of one block: motif 0 and motif 1, one pixel apart."""
+    return [
+        Piece(page, (x, 100, 40, 60), 0, UPRIGHT),
+        Piece(page, (x + 41, 100, 40, 60), 1, UPRIGHT),
+    ]
+
+
+def _band(page: int, motif: int, count: int) -> list[Piece]:
+    """``count`` copies of one block set touching in a row."""
+    return [Piece(page, (500 + 41 * i, 300, 40, 40), motif, UPRIGHT) for i in range(count)]
+
+
+def test_pieces_always_seen_together_are_joined() -> None:
+    pieces = _petal_pair(0, 10) + _petal_pair(1, 200) + _petal_pair(2, 10)
+
+    groups = join_pieces(pieces, PARAMS)
+
+    assert sorted(sorted(g) for g in groups) == [[0, 1], [2, 3], [4, 5]]
+
+
+def test_a_band_of_one_block_is_not_joined() -> None:
+    assert join_pieces(_band(0, 2, 6) + _band(1, 2, 4), PARAMS) == []
+
+
+def test_blocks_that_also_appear_apart_are_not_joined() -> None:
+    # Motifs 3 and 4 touch once, but each appears alone on three other pages.
+    together = [Piece(0, (0, 0, 40, 40), 3, UPRIGHT), Piece(0, (41, 0, 40, 40), 4, UPRIGHT)]
+    apart = [Piece(page, (0, 0, 40, 40), 3 + page % 2, UPRIGHT) for page in range(1, 7)]
+
+    assert join_pieces(together + apart, PARAMS) == []
+
+
+def test_joined_boxes_replace_members_by_their_union() -> None:
+    boxes = [(0, 0, 10, 10), (11, 0, 10, 12), (50, 50, 5, 5)]
+
+    assert sorted(joined_boxes(boxes, [[0, 1]])) == [(0, 0, 21, 12), (50, 50, 5, 5)]
+
+
+def test_blocks_set_touching_in_a_frame_stay_separate_blocks() -> None:
+    # Eight blocks of 300 px round a 1000 x 1000 page, a hairline apart: as one group they
+    # would span the page and be thrown away as a rule or a stain.
+    blocks = [(x, 0, 299, 299) for x in (0, 300, 600)] + [(0, 300, 299, 299), (600, 300, 299, 299)]
+    blocks += [(x, 600, 299, 299) for x in (0, 300, 600)]
+    stroke_inside = (50, 50, 100, 100)  # nested inside the first block: part of it
+    large = np.array([*blocks, stroke_inside])
+
+    found = large_instances(large, np.zeros((0, 4), np.int64), (1000, 1000), SegmentParams())
+
+    assert sorted(found) == sorted(blocks)
+
+
+def test_overlapping_pieces_are_one_block_even_when_seen_once() -> None:
+    # Type is set side by side, so two impressions never overlap: these are two cuts of one.
+    pieces = [Piece(0, (0, 0, 60, 40), 5, UPRIGHT), Piece(0, (30, 10, 60, 40), 6, UPRIGHT)]
+    pieces += [Piece(page, (0, 0, 60, 40), 5, UPRIGHT) for page in range(1, 5)]
+
+    assert join_pieces(pieces, PARAMS) == [[0, 1]]
