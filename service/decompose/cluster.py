@@ -106,7 +106,10 @@ def instance_scores(clustering: Clustering) -> np.ndarray:
 
 def _assign(views: np.ndarray, prototypes: np.ndarray) -> _Assignment:
     """Best prototype, the view showing it upright, and the similarity, for every instance."""
-    scores = np.einsum("nvd,kd->nkv", views, prototypes[:, 0])  # (N, K, 8)
+    # One matrix product (BLAS) rather than einsum: this is most of the clustering time.
+    flat_views = views.reshape(-1, views.shape[-1])
+    scores = (flat_views @ prototypes[:, 0].T).reshape(len(views), -1, len(prototypes))
+    scores = scores.transpose(0, 2, 1)  # (N, K, 8)
     flat = scores.reshape(len(views), -1).argmax(axis=1)
     labels, view = np.divmod(flat, len(ALL_ORIENTATIONS))
     return _Assignment(labels, view, scores[np.arange(len(views)), labels, view])
@@ -114,12 +117,15 @@ def _assign(views: np.ndarray, prototypes: np.ndarray) -> _Assignment:
 
 def _leader_pass(views: np.ndarray, prototypes: np.ndarray, join: float) -> np.ndarray:
     """Add a prototype for every instance that no existing prototype explains."""
-    found = list(prototypes)
+    found = np.zeros((len(prototypes) + len(views), *views.shape[1:]), dtype=np.float32)
+    found[: len(prototypes)] = prototypes
+    count = len(prototypes)
     for instance in views:
-        if found and float((instance @ np.asarray(found)[:, 0].T).max()) >= join:
+        if count and float((instance @ found[:count, 0].T).max()) >= join:
             continue
-        found.append(instance)  # the instance's own frame is the new prototype's upright
-    return np.asarray(found, dtype=np.float32).reshape(-1, *views.shape[1:])
+        found[count] = instance  # the instance's own frame is the new prototype's upright
+        count += 1
+    return found[:count]
 
 
 def _aligned_means(
