@@ -13,7 +13,12 @@ from PIL import Image
 from service.decompose.cluster import Clustering, ClusterParams, cluster_views, instance_scores
 from service.decompose.constellations import ConstellationParams, Piece, join_pieces, joined_boxes
 from service.decompose.describe import TEMPLATE_SIZE, Describer, TemplateDescriber, template
-from service.decompose.repeats import RepeatParams, chained_repeats, split_touching
+from service.decompose.repeats import (
+    RepeatParams,
+    chained_repeats,
+    periodic_runs,
+    split_touching,
+)
 from service.decompose.segment import (
     SegmentParams,
     binarize,
@@ -179,6 +184,7 @@ def _find_boxes(ink: np.ndarray, params: BaselineParams) -> list[Box]:
     boxes = [
         box for box, text in zip(boxes, text_like(ink, boxes, params.text), strict=True) if not text
     ]
+    boxes += _outside(periodic_runs(ink, mask, small, x_height, params.repeats), boxes)
     return boxes + _outside(chained_repeats(ink, small, x_height, params.repeats), boxes)
 
 
