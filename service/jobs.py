@@ -277,8 +277,12 @@ class JobRunner:
         job = self.store.claim_job(worker, self.config["JOB_STALE_SECONDS"], job_id)
         if job is None:
             return False
+        beat = partial(self.store.beat, job["id"], worker)
         try:
-            self._run(job, worker)
+            # Beating from claim to end (a slow manifest included), so that only the job of a
+            # worker that died ever looks stale to the others.
+            with Heartbeat(beat, self.config["JOB_STALE_SECONDS"] / 4):
+                self._run(job, worker)
         except JobCancelled:
             log.info("job %s cancelled", job["id"])
         except (FetchError, InvalidManifest) as err:
@@ -319,14 +323,12 @@ class JobRunner:
         if not loaded:
             raise InvalidManifest("no page image could be fetched")
         catalogue = self.store.job_catalogue(job_id)
-        beat = partial(self.store.beat, job_id, worker)
-        with Heartbeat(beat, self.config["JOB_STALE_SECONDS"] / 4):
-            if catalogue is None:
-                decomposition = self._discover(loaded, self._describer()).decomposition
-                result = build_result(job["url"], sources, loaded, decomposition)
-                saved = self.store.finish_job(job_id, worker, "done", result=result)
-            else:
-                saved = self._join_catalogue(job, worker, catalogue, sources, loaded)
+        if catalogue is None:
+            decomposition = self._discover(loaded, self._describer()).decomposition
+            result = build_result(job["url"], sources, loaded, decomposition)
+            saved = self.store.finish_job(job_id, worker, "done", result=result)
+        else:
+            saved = self._join_catalogue(job, worker, catalogue, sources, loaded)
         if not saved:
             raise JobCancelled(job_id)
 

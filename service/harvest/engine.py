@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 
 from celery import Celery
 
@@ -26,13 +27,14 @@ TASK = "florilege.run_job"
 
 
 def celery_app(broker: str) -> Celery:
-    """The Celery application of driver and workers alike (Redis as broker and result store)."""
-    app = Celery("florilege", broker=broker, backend=broker)
+    """The Celery application of driver and workers alike. It has no result backend: the
+    driver follows each job in the store (Celery's Redis result backend is not safe to wait on
+    from several threads, and the driver has one per job in flight)."""
+    app = Celery("florilege", broker=broker)
     app.conf.update(
         task_default_queue=QUEUE,
-        # A job whose worker died is delivered again; the job row is taken over once stale.
+        # Acknowledged once run, so that a job a worker received but never claimed is not lost.
         task_acks_late=True,
-        task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
@@ -41,11 +43,11 @@ def celery_app(broker: str) -> Celery:
     return app
 
 
-def run_job(job_id: str, delay: float, contact: str | None) -> str:
-    """In a worker: run the job to its end (unless another worker holds it); its status."""
+def run_job(job_id: str, delay: float, contact: str | None) -> None:
+    """In a worker: run the job to its end, unless it has ended or another worker holds it.
+    (If that worker dies, the driver sees the job go stale and sends it again.)"""
     runner = _runner(delay, contact)
     runner.run_once(f"{runner.worker}:celery", job_id)
-    return str((runner.store.job(job_id) or {}).get("status"))
 
 
 @functools.lru_cache(maxsize=8)
@@ -57,17 +59,16 @@ def _runner(delay: float, contact: str | None) -> JobRunner:
 
 
 class CeleryDispatch:
-    """The driver's side: send a job to the workers and wait until one has run it."""
+    """The driver's side: hands jobs to the workers. ``JobPool`` then follows each in the
+    store, and sends it again if its worker dies (its heartbeat goes stale)."""
 
     def __init__(self, broker: str) -> None:
         self.app = celery_app(broker)
+        self._publish = threading.Lock()  # the driver's threads publish one at a time
 
-    def run(self, job_id: str, delay: float, contact: str | None) -> None:
-        result = self.app.send_task(TASK, args=[job_id, delay, contact], queue=QUEUE)
-        try:
-            result.get(disable_sync_subtasks=False)
-        finally:
-            result.forget()
+    def send(self, job_id: str, delay: float, contact: str | None) -> None:
+        with self._publish:
+            self.app.send_task(TASK, args=[job_id, delay, contact], queue=QUEUE)
 
 
 def worker_main(broker: str, gpu: int | None, concurrency: int) -> None:

@@ -21,6 +21,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from service.store.tables import create_tables
+
 metadata = sa.MetaData()
 
 harvests = sa.Table(
@@ -109,7 +111,7 @@ def worker_is_dead(worker: str | None) -> bool:
 class HarvestState:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine)
+        create_tables(metadata, engine)
 
     def open(self, url: str, mode: str, worker: str, stale_seconds: float) -> tuple[str, bool]:
         """The unfinished harvest of ``url`` taken over by ``worker`` (resumed: True), or a

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -80,11 +81,21 @@ class JobPool:
 
     def run(self, job_id: str) -> None:
         if self._remote is not None:
-            self._remote.run(job_id, self.delay, self.contact)
+            # Sent again when its worker died: queued first, so that it looks pending again.
+            self.runner.store.requeue_stale(job_id, self.runner.config["JOB_STALE_SECONDS"])
+            self._remote.send(job_id, self.delay, self.contact)
+            self._wait(job_id)
         elif self._pool is None:
             self.runner.run_once(f"{self.worker}:{threading.get_ident()}", job_id)
         else:
             self._pool.submit(_run, job_id).result()
+
+    def _wait(self, job_id: str) -> None:
+        """Until a worker has ended the job, or has died holding it (its heartbeat is stale:
+        the driver then sends the job again, and another worker takes it over)."""
+        config = self.runner.config
+        while self.runner.store.job_pending(job_id, config["JOB_STALE_SECONDS"]):
+            time.sleep(config["JOB_POLL_SECONDS"])
 
     def close(self) -> None:
         if self._pool is not None:

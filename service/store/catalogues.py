@@ -70,9 +70,7 @@ def update(conn: sa.Connection, key: str, match: Match) -> None:
             ],
         )
         conn.execute(
-            catalogues.update()
-            .where(catalogues.c.key == key)
-            .values(descriptor=outcome.descriptor)
+            catalogues.update().where(catalogues.c.key == key).values(descriptor=outcome.descriptor)
         )
     save_result(conn, outcome.result)
 

@@ -22,7 +22,16 @@ from service.store.records import (
     placement_from_row,
     save_result,
 )
-from service.store.tables import canvases, corpora, instances, jobs, manifests, metadata, motifs
+from service.store.tables import (
+    canvases,
+    corpora,
+    create_tables,
+    instances,
+    jobs,
+    manifests,
+    metadata,
+    motifs,
+)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -47,12 +56,7 @@ class Store:
         self.engine = sa.create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        try:
-            metadata.create_all(self.engine)
-        except (sa.exc.OperationalError, sa.exc.ProgrammingError):
-            # Another process (a sibling gunicorn worker) created the tables between our check
-            # and our CREATE: checking again finds them.
-            metadata.create_all(self.engine)
+        create_tables(metadata, self.engine)
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Store:
@@ -143,6 +147,25 @@ class Store:
                     row = conn.execute(query).mappings().one()
                     return dict(row)
         return None
+
+    def job_pending(self, job_id: str, stale_seconds: float) -> bool:
+        """Whether the job is yet to end: queued, or running with a fresh heartbeat."""
+        fresh = sa.and_(jobs.c.status == "running", jobs.c.heartbeat >= time.time() - stale_seconds)
+        pending = sa.or_(jobs.c.status == "queued", fresh)
+        query = sa.select(sa.func.count()).where(jobs.c.id == job_id, pending)
+        with self.engine.connect() as conn:
+            return bool(conn.execute(query).scalar_one())
+
+    def requeue_stale(self, job_id: str, stale_seconds: float) -> None:
+        """Queue again a running job whose worker went silent, for another worker to take."""
+        now = time.time()
+        stale = sa.and_(
+            jobs.c.id == job_id, jobs.c.status == "running", jobs.c.heartbeat < now - stale_seconds
+        )
+        with self.engine.begin() as conn:
+            conn.execute(
+                jobs.update().where(stale).values(status="queued", worker=None, updated=now)
+            )
 
     def progress(
         self, job_id: str, worker: str, done: int, total: int, errors: Sequence[dict[str, str]]

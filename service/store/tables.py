@@ -6,6 +6,17 @@ import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
+
+def create_tables(tables: sa.MetaData, engine: sa.Engine) -> None:
+    """Create what is missing of ``tables``, also while another process does the same."""
+    try:
+        tables.create_all(engine)
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError):
+        # Another process (a sibling gunicorn worker) created the tables between our check
+        # and our CREATE: checking again finds them.
+        tables.create_all(engine)
+
+
 jobs = sa.Table(
     "jobs",
     metadata,

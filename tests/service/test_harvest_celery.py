@@ -3,9 +3,12 @@ harvest sent through them, compared with the same harvest on the embedded engine
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +20,15 @@ import sqlalchemy as sa
 
 from service.harvest.driver import harvest
 from tests.conftest import IIIFSite, _free_port
-from tests.service.test_harvest import QUIET, ROOT, book, collection, environment, placements
+from tests.service.test_harvest import (
+    QUIET,
+    ROOT,
+    book,
+    collection,
+    environment,
+    opened,
+    placements,
+)
 
 REDIS = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(REDIS is None, reason="needs Debian's redis-server package")
@@ -55,7 +66,11 @@ def celery_workers(
     names the worker and sets CUDA_VISIBLE_DEVICES, which the CPU provider ignores.)"""
     from service.harvest.engine import celery_app
 
-    env = {**environment(config), "FLORILEGE_CELERY_BROKER": broker}
+    env = {
+        **environment(config),
+        "FLORILEGE_CELERY_BROKER": broker,
+        "FLORILEGE_JOB_STALE_SECONDS": str(config.get("JOB_STALE_SECONDS", 120)),
+    }
     workers = []
     for gpu in gpus:
         with (logs / f"worker{gpu}.log").open("wb") as output:
@@ -93,12 +108,42 @@ def test_a_harvest_through_celery_equals_the_embedded_one(
     with celery_workers(app_config, broker, [0, 1], tmp_path) as replies:
         names = sorted(name.split("@")[0] for reply in replies for name in reply)
         assert names == ["florilege-gpu0", "florilege-gpu1"]  # one worker per GPU
-        summary = harvest(url, QUIET, {**app_config, "CELERY_BROKER": broker})
+        options = {**app_config, "CELERY_BROKER": broker, "JOB_POLL_SECONDS": 0.1}
+        summary = harvest(url, QUIET, options)
     assert summary["progress"]["by_status"] == {"done": 2}, summary
     assert placements(app_config) == placements(embedded)
     # Each job was run by a worker, not by the harvesting process.
-    engine = sa.create_engine(app_config["DB"])
-    with engine.connect() as conn:
+    with opened(app_config) as (store, _), store.engine.connect() as conn:
         workers = conn.execute(sa.text("SELECT worker FROM jobs")).scalars().all()
-    engine.dispose()
     assert len(workers) == 2 and all(w.endswith(":celery") for w in workers), workers
+
+
+def test_a_job_whose_worker_dies_is_run_by_another(
+    app_config: dict[str, Any], iiif_site: IIIFSite, broker: str, tmp_path: Path
+) -> None:
+    url = collection(iiif_site, "celk/collection.json", [book(iiif_site, "celk-a", ["page1"], 2)])
+    config = {**app_config, "JOB_STALE_SECONDS": 1.0}  # a dead worker's job is stale at once
+    options = {**config, "CELERY_BROKER": broker, "JOB_POLL_SECONDS": 0.1}
+    summaries: list[dict[str, Any]] = []
+    with celery_workers(config, broker, [0, 1], tmp_path):
+        driver = threading.Thread(target=lambda: summaries.append(harvest(url, QUIET, options)))
+        driver.start()
+        holder = None
+        deadline = time.monotonic() + 60
+        while holder is None:  # the worker that took the job, reading its slow manifest
+            assert time.monotonic() < deadline, "no worker took the job"
+            holder = job_workers(config).get("running")
+            time.sleep(0.05)
+        os.kill(int(holder.split(":")[1]), signal.SIGKILL)
+        driver.join(120)
+    (summary,) = summaries
+    assert summary["progress"]["by_status"] == {"done": 1}, summary
+    finisher = job_workers(config)["done"]
+    assert finisher.endswith(":celery") and finisher != holder
+
+
+def job_workers(config: dict[str, Any]) -> dict[str, str]:
+    """Job status → the worker that holds or ran a job in that status."""
+    with opened(config) as (store, _), store.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT status, worker FROM jobs WHERE worker IS NOT NULL"))
+        return {status: worker for status, worker in rows}
