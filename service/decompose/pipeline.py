@@ -28,6 +28,7 @@ from service.decompose.segment import (
     large_instances,
     overlapping,
     split_by_size,
+    stroke_blocks,
 )
 from service.decompose.text import TextParams, text_like
 from service.decomposition import Box, Decomposition, Instance, Motif, Ornament, Page
@@ -175,11 +176,9 @@ def _find_boxes(ink: np.ndarray, params: BaselineParams) -> list[Box]:
     """Candidate instances: large blocks (touching runs split), then small repeated sorts."""
     mask = binarize(ink)
     large, small, x_height = split_by_size(mask, params.segment)
-    parts = [
-        part
-        for box in large_instances(large, small, ink.shape, params.segment)
-        for part in split_touching(ink, mask, box)
-    ]
+    seeded = large_instances(large, small, ink.shape, params.segment)
+    seeded += _outside(stroke_blocks(small, x_height, ink.shape, params.segment), seeded)
+    parts = [part for box in seeded for part in split_touching(ink, mask, box)]
     boxes = block_shaped(parts, ink.shape, params.segment)
     boxes = [
         box for box, text in zip(boxes, text_like(ink, boxes, params.text), strict=True) if not text

@@ -31,6 +31,10 @@ class SegmentParams:
     max_page_fraction: float = 0.4
     # An elongated component thinner than this many x-heights is a rule, not a row of blocks.
     rule_width_in_x_heights: float = 0.5
+    # Blocks cut as many small strokes: strokes this close (in x-heights) are one cluster,
+    # kept as a block when both its sides reach this many x-heights.
+    stroke_gap_in_x_heights: float = 0.2
+    min_stroke_block_in_x_heights: float = 2.5
     # Instances closer than this many median instance sizes belong to one ornament.
     ornament_gap: float = 0.6
 
@@ -176,6 +180,30 @@ def large_instances(
         union_boxes(np.concatenate([large, small[has_host]]), np.concatenate([groups, host_group]))
     )
     return as_boxes(merged)
+
+
+def stroke_blocks(
+    small: np.ndarray, x_height: float, page_shape: tuple[int, ...], params: SegmentParams
+) -> list[Box]:
+    """Blocks engraved as many separate strokes, none large enough to seed a block.
+
+    Strokes of one block sit closer than letters of neighbouring lines; a tight cluster of
+    them that is as large as a block in both directions (a word is not, being one line high)
+    is taken as one.
+    """
+    strokes = small[small[:, 2:].max(axis=1) <= params.min_size_in_x_heights * x_height]
+    if len(strokes) < 3:
+        return []
+    groups = near_groups(strokes, max(1, int(params.stroke_gap_in_x_heights * x_height)))
+    unions = np.array(union_boxes(strokes, groups))
+    short_side = unions[:, 2:].min(axis=1)
+    keep = (
+        (np.bincount(groups) >= 3)
+        & (short_side >= params.min_stroke_block_in_x_heights * x_height)
+        & (unions[:, 2:].max(axis=1) <= 3 * short_side)
+        & _small_enough(unions, page_shape, params)
+    )
+    return as_boxes(unions[keep])
 
 
 def block_shaped(boxes: list[Box], page_shape: tuple[int, ...], params: SegmentParams) -> list[Box]:

@@ -1,12 +1,12 @@
-"""Joining the separately cut pieces of one block (decompose/constellations.py), and keeping
-touching blocks apart (decompose/segment.py)."""
+"""Blocks cut as several pieces: joining them (decompose/constellations.py), finding blocks
+made of strokes only, and keeping touching blocks apart (decompose/segment.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from service.decompose.constellations import ConstellationParams, Piece, join_pieces, joined_boxes
-from service.decompose.segment import SegmentParams, large_instances
+from service.decompose.segment import SegmentParams, large_instances, stroke_blocks
 from service.dihedral import Orientation
 
 UPRIGHT = Orientation(0, False)
@@ -71,3 +71,15 @@ def test_overlapping_pieces_are_one_block_even_when_seen_once() -> None:
     pieces += [Piece(page, (0, 0, 60, 40), 5, UPRIGHT) for page in range(1, 5)]
 
     assert join_pieces(pieces, PARAMS) == [[0, 1]]
+
+
+def test_a_block_engraved_as_many_small_strokes_is_one_block() -> None:
+    # A 60 x 60 block of 25 strokes (each under two x-heights of 20 px), two pixels apart,
+    # beside a line of words: letters one line high, too low to be a block.
+    strokes = [(100 + 12 * i, 100 + 12 * j, 10, 10) for i in range(5) for j in range(5)]
+    letters = [(300 + 14 * i + 20 * (i // 4), 110, 12, 20) for i in range(12)]
+    small = np.array(strokes + letters)
+
+    found = stroke_blocks(small, 20.0, (1000, 1000), SegmentParams())
+
+    assert found == [(100, 100, 58, 58)]
