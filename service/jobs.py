@@ -9,40 +9,33 @@ sessions are created after gunicorn forks.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
 import os
 import socket
 import threading
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from PIL import Image
-
 from service.config import load_config
-from service.decomposition import Decomposition, Instance
-from service.dihedral import Orientation, inverse, orient
 from service.heartbeat import Heartbeat
 from service.iiif.fetch import Fetcher, FetchError, FetchPolicy
-from service.iiif.image import NotAnImage, PageRaster, decode, load_page
+from service.iiif.image import NotAnImage, decode, load_page
 from service.iiif.manifest import (
     CanvasRef,
     ImageRef,
     InvalidManifest,
-    Manifest,
     collection_members,
     is_collection,
     parse_manifest,
     presentation_version,
 )
-from service.iiif.placement import Placement, integer_box, place
-from service.store import CanvasRecord, MotifRecord, RunResult, Store
+from service.iiif.placement import integer_box
+from service.results import LoadedImage, Source, build_result
+from service.store import Store
 from service.store.catalogues import CatalogueUpdate, StoredCatalogue
 
 if TYPE_CHECKING:  # the decomposition is imported on first use (see the module's docstring)
@@ -59,25 +52,6 @@ class InvalidUpload(ValueError):
 
 class JobCancelled(Exception):
     """The job was cancelled (or taken over) while it ran."""
-
-
-@dataclass(frozen=True)
-class Source:
-    url: str
-    version: int
-    doc: dict[str, Any]
-    manifest: Manifest
-
-
-@dataclass(frozen=True)
-class LoadedImage:
-    canvas: CanvasRef
-    image: ImageRef
-    raster: PageRaster
-
-
-def corpus_key(url: str) -> str:
-    return hashlib.sha256(url.encode()).hexdigest()[:8]
 
 
 def fetch_sources(fetcher: Fetcher, kind: str, url: str, max_manifests: int) -> list[Source]:
@@ -103,88 +77,6 @@ def fetch_sources(fetcher: Fetcher, kind: str, url: str, max_manifests: int) -> 
     if not sources:
         raise InvalidManifest(f"{url} lists no manifest")
     return sources
-
-
-def prototype_png(raster: np.ndarray, instance: Instance) -> bytes:
-    """The instance's pixels turned back into the motif's own orientation, as PNG.
-
-    The decomposition has no prototype images yet, so the best-scoring instance stands in.
-    """
-    x, y, w, h = instance.bbox
-    crop = raster[y : y + h, x : x + w]
-    upright = orient(crop, inverse(Orientation(instance.rotation, instance.mirror)))
-    buffer = io.BytesIO()
-    Image.fromarray(upright).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def build_result(
-    url: str,
-    sources: Sequence[Source],
-    loaded: dict[str, LoadedImage],
-    decomposition: Decomposition,
-    catalogue: str | None = None,
-    catalogued: Collection[str] = (),
-) -> RunResult:
-    """The job's results. Its motifs form a corpus of their own, or with ``catalogue`` belong
-    to that collection catalogue, where those already ``catalogued`` are not written again."""
-    corpus = corpus_key(url)
-    namespace = catalogue or corpus
-
-    def global_id(local: str) -> str:
-        return f"{namespace}-{local}"
-
-    placements: list[Placement] = []
-    best: dict[str, tuple[np.ndarray, Instance]] = {}
-    pages = []
-    for page in decomposition.pages:
-        item = loaded[page.image]
-        raster = item.raster
-        size = (raster.pixels.shape[1], raster.pixels.shape[0])
-        for instance in page.instances:
-            placed = place(
-                instance, item.canvas, item.image, size, (raster.full_width, raster.full_height)
-            )
-            placements.append(replace(placed, motif=global_id(instance.motif)))
-            if instance.motif not in best or instance.score > best[instance.motif][1].score:
-                best[instance.motif] = (raster.pixels, instance)
-        pages.append(replace(page, image=item.image.url))
-    counts: dict[str, int] = {}
-    for placement in placements:
-        counts[placement.motif] = counts.get(placement.motif, 0) + 1
-    motifs = []
-    for motif in decomposition.motifs:
-        if motif.id in catalogued:
-            continue
-        png = prototype_png(*best[motif.id]) if motif.id in best else None
-        # Groups come from one clustering; a catalogue grown book by book has none of its own.
-        parent = global_id(motif.parent) if motif.parent and catalogue is None else None
-        record = MotifRecord(
-            id=global_id(motif.id),
-            corpus=namespace,
-            width=motif.width,
-            height=motif.height,
-            parent=parent,
-            instances=counts.get(global_id(motif.id), 0),
-            has_prototype=png is not None,
-        )
-        motifs.append((record, png))
-    canvases = [
-        CanvasRecord(c.key, c.id, s.url, c.label, c.width, c.height)
-        for s in sources
-        for c in s.manifest.canvases
-    ]
-    doc = replace(decomposition, pages=pages).to_json()
-    doc["corpus"] = {"key": corpus, "url": url}
-    return RunResult(
-        corpus=corpus,
-        url=url,
-        manifests=[(s.url, s.version, s.doc) for s in sources],
-        canvases=canvases,
-        motifs=motifs,
-        placements=placements,
-        decomposition=doc,
-    )
 
 
 def annotate(

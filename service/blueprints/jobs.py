@@ -13,7 +13,8 @@ from flask import Blueprint, Response, jsonify, request, url_for
 
 from service.blueprints.common import ApiError, json_body, require_token, services
 from service.harvest import driver
-from service.jobs import corpus_key, decompose_upload
+from service.jobs import decompose_upload
+from service.results import corpus_key
 
 bp = Blueprint("jobs", __name__)
 

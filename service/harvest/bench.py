@@ -173,7 +173,8 @@ def staged(
     from service.harvest.walk import walk_collection
     from service.iiif.fetch import Fetcher, FetchPolicy
     from service.iiif.image import PageRaster, decode
-    from service.jobs import LoadedImage, build_result, fetch_sources
+    from service.jobs import fetch_sources
+    from service.results import LoadedImage, build_result
     from service.store import Store
 
     config = load_config(overrides)

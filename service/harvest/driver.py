@@ -37,7 +37,8 @@ from service.harvest.workers import JobPool, make_runner
 from service.heartbeat import Heartbeat
 from service.iiif.fetch import Fetcher, FetchError
 from service.iiif.manifest import InvalidManifest
-from service.jobs import JobRunner, corpus_key
+from service.jobs import JobRunner
+from service.results import corpus_key
 from service.store import Store
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from service.harvest.driver import HarvestOptions, harvest
-from service.jobs import corpus_key
+from service.results import corpus_key
 from tests.conftest import IIIFSite, ornament_page
 from tests.service.test_harvest import QUIET, book, collection, opened
 

@@ -86,7 +86,7 @@ def test_a_collection_catalogue_on_postgres(
     postgres_url: str, app_config: dict[str, Any], iiif_site: IIIFSite
 ) -> None:
     from service.harvest.driver import harvest
-    from service.jobs import corpus_key
+    from service.results import corpus_key
     from service.store import Store
     from tests.service.test_harvest import QUIET, book, collection
 
