@@ -289,13 +289,15 @@ class JobRunner:
         sources: Sequence[Source],
         loaded: dict[str, LoadedImage],
     ) -> bool:
-        """Analyse the book's pages here, in parallel with other books; then, under the
-        catalogue's lock, match their instances against the collection's motifs and save."""
+        """Analyse the book's pages here, in parallel with other books; then match their
+        instances against the collection's motifs and save, matching again if another book
+        saved first (``Store.finish_in_catalogue``)."""
         from service.decompose.catalogue import assign, new_motif_views
         from service.decompose.pipeline import KnownMotifs
 
         describer = self._describer()
-        # The book's own clustering is dropped: cheap next to the analysis of its pages.
+        # discover's own clustering of the book is dropped; its findings are the pipeline's
+        # final ones (pieces of one block already joined), whatever steps it takes to them.
         findings = self._discover(loaded, describer).findings
 
         def match(stored: StoredCatalogue) -> CatalogueUpdate:

@@ -95,9 +95,9 @@ def assign(
     params: BaselineParams | None = None,
 ) -> Discovery:
     """Group the instances of pages already analysed (``discover(...).findings``) into motifs,
-    the ``known`` ones first, as ``discover`` does: the cheap last step alone, for a collection
-    catalogue that is matched one book at a time under a lock, the books' pages having been
-    analysed in parallel outside it."""
+    the ``known`` ones first, as ``discover`` does: its last step alone, for a collection
+    catalogue, where a book's pages are analysed once and matched again whenever another book
+    changed the catalogue meanwhile."""
     if known is not None and known.descriptor != describer.name:
         raise CatalogueError(
             f"the catalogue was made with descriptor {known.descriptor!r}, not "

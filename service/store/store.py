@@ -215,14 +215,19 @@ class Store:
     def finish_in_catalogue(
         self, job_id: str, worker: str, catalogue: str, match: catalogues.Match
     ) -> bool:
-        """End a job whose motifs join ``catalogue``: ``match`` runs under the catalogue's lock
-        and what it gives is saved with the job's end, in one transaction."""
-        with self.engine.begin() as conn:
-            # The job's row first, then the catalogue's: every writer locks in that order.
-            if not _end_job(conn, job_id, worker, "done", None):
-                return False
-            catalogues.update(conn, catalogue, match)
-        return True
+        """End a job whose motifs join ``catalogue``: ``match`` runs on the catalogue as read,
+        and what it gives is saved with the job's end in one transaction, unless another book
+        saved first: then it runs again (see ``service/store/catalogues.py``)."""
+        while True:
+            with self.engine.connect() as conn:
+                stored = catalogues.read(conn, catalogue)
+            outcome = match(stored)
+            with self.engine.connect() as conn, conn.begin() as transaction:
+                if not _end_job(conn, job_id, worker, "done", None):
+                    return False
+                if catalogues.save(conn, catalogue, stored.version, outcome):
+                    return True
+                transaction.rollback()  # the job goes on running, to match again
 
     def cancel_job(self, job_id: str) -> dict[str, Any] | None:
         with self.engine.begin() as conn:

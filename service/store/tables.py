@@ -95,7 +95,7 @@ catalogues = sa.Table(
     sa.Column("key", sa.String(32), primary_key=True),
     sa.Column("url", sa.Text, nullable=False),  # the harvested source
     sa.Column("descriptor", sa.Text),  # what the views were made with; set by the first book
-    # Bumped by each writer: the row lock it takes puts the writers of a catalogue in a line.
+    # Bumped by each save; a save matched on an older version is refused (compare and set).
     sa.Column("version", sa.Integer, nullable=False),
 )
 catalogue_views = sa.Table(

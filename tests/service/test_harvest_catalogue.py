@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from service.harvest.driver import HarvestOptions, harvest
 from service.results import corpus_key
+from service.store import RunResult, catalogues
+from service.store.catalogues import CatalogueUpdate, StoredCatalogue
 from tests.conftest import IIIFSite, ornament_page
 from tests.service.test_harvest import QUIET, book, collection, opened
 
@@ -67,3 +71,30 @@ def star() -> Any:
     draw.polygon([(4, 12), (14, 12), (4, 36)], fill=0)
     draw.ellipse((24, 20, 34, 30), fill=0)
     return image
+
+
+def test_a_book_is_matched_again_when_another_saved_meanwhile(app_config: dict[str, Any]) -> None:
+    """Matching runs outside any transaction; a save checks that the catalogue is still the
+    one matched against, else the book is matched again on the newer one."""
+    source = ("cat", "http://x/collection")
+
+    def outcome(book: str, motif: str) -> CatalogueUpdate:
+        result = RunResult(book, book, [], [], [], [], {})
+        return CatalogueUpdate(result, "templates", {motif: np.ones((8, 4), np.float32)})
+
+    with opened(app_config) as (store, _):
+        a, b = (store.create_job("manifest", f"http://x/{n}", source)["id"] for n in "ab")
+        assert store.claim_job("w", 60, a) and store.claim_job("w", 60, b)
+        seen: list[list[str]] = []
+
+        def match_a(stored: StoredCatalogue) -> CatalogueUpdate:
+            seen.append(stored.ids)
+            if len(seen) == 1:  # book b is saved while book a is being matched
+                assert store.finish_in_catalogue(b, "w", "cat", lambda _: outcome("b", "m0001"))
+            return outcome("a", f"m{len(stored.ids) + 1:04d}")
+
+        assert store.finish_in_catalogue(a, "w", "cat", match_a)
+        assert seen == [[], ["m0001"]]
+        with store.engine.connect() as conn:
+            assert catalogues.read(conn, "cat").ids == ["m0001", "m0002"]
+        assert {store.job(j)["status"] for j in (a, b)} == {"done"}  # type: ignore[index]
