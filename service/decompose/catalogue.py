@@ -23,7 +23,7 @@ from service.decompose.pipeline import (
     Discovery,
     KnownMotifs,
     PageFindings,
-    _assemble,
+    assemble,
 )
 from service.dihedral import inverse, orient
 
@@ -103,7 +103,7 @@ def assign(
             f"the catalogue was made with descriptor {known.descriptor!r}, not "
             f"{describer.name!r}: use the same model bundle for the whole collection"
         )
-    return _assemble(findings, params or BaselineParams(), describer, known)
+    return assemble(findings, params or BaselineParams(), describer, known)
 
 
 def new_motif_views(discovery: Discovery) -> dict[str, np.ndarray]:

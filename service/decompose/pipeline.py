@@ -144,7 +144,7 @@ def discover(
             "decompose with the same model bundle, or without the catalogue"
         )
     findings = [_analyse(page, params, chosen, detail_size) for page in pages]
-    first = _assemble(findings, params, chosen, known)
+    first = assemble(findings, params, chosen, known)
     groups = _piece_groups(findings, first, params.constellations)
     if not any(groups):
         return first
@@ -153,7 +153,7 @@ def discover(
         _rejoin(found, page_groups, chosen, detail_size) if page_groups else found
         for found, page_groups in zip(findings, groups, strict=True)
     ]
-    return _assemble(findings, params, chosen, known)
+    return assemble(findings, params, chosen, known)
 
 
 @dataclass(frozen=True)
@@ -242,12 +242,14 @@ def _crops(ink: np.ndarray, boxes: list[Box], size: int) -> np.ndarray:
     return np.stack(crops) if crops else np.zeros((0, size, size), dtype=np.float32)
 
 
-def _assemble(
+def assemble(
     findings: list[PageFindings],
     params: BaselineParams,
     describer: Describer,
     known: KnownMotifs | None,
 ) -> Discovery:
+    """Group the instances of analysed pages into motifs (the known ones first) and place them:
+    the last step of ``discover``, public for a catalogue that matches pages again."""
     empty = np.zeros((0, TEMPLATE_SIZE, TEMPLATE_SIZE), np.float32)
     templates = np.concatenate([empty, *(f.templates for f in findings)])
     views = np.concatenate([f.views for f in findings]) if findings else empty[:, None]
