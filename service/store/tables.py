@@ -8,13 +8,17 @@ metadata = sa.MetaData()
 
 
 def create_tables(tables: sa.MetaData, engine: sa.Engine) -> None:
-    """Create what is missing of ``tables``, also while another process does the same."""
-    try:
-        tables.create_all(engine)
-    except (sa.exc.OperationalError, sa.exc.ProgrammingError):
-        # Another process (a sibling gunicorn worker) created the tables between our check
-        # and our CREATE: checking again finds them.
-        tables.create_all(engine)
+    """Create what is missing of ``tables``, also while other processes do the same."""
+    # Another process (a sibling gunicorn worker, a Celery worker) may create a table between
+    # our check and our CREATE. Each failed attempt means some table now exists, so checking
+    # again progresses, and one attempt per table always suffices.
+    for _ in range(len(tables.sorted_tables)):
+        try:
+            tables.create_all(engine)
+            return
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError):
+            continue
+    tables.create_all(engine)
 
 
 jobs = sa.Table(
