@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +33,9 @@ from service.decompose.segment import (
 from service.decompose.text import TextParams, text_like
 from service.decomposition import Box, Decomposition, Instance, Motif, Ornament, Page
 
+#: Pages whose instances are described in one call, so that a model bundle runs on batches of
+#: a few hundred crops (times eight orientations) rather than one page's few dozen.
+DESCRIBE_BATCH_PAGES = 8
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 
 
@@ -143,17 +146,26 @@ def discover(
             f"the catalogue was made with descriptor {known.descriptor!r}, not {chosen.name!r}: "
             "decompose with the same model bundle, or without the catalogue"
         )
-    findings = [_analyse(page, params, chosen, detail_size) for page in pages]
+    findings = [
+        found
+        for batch in _batches(pages, DESCRIBE_BATCH_PAGES)
+        for found in _describe([_locate(page, params) for page in batch], chosen, detail_size)
+    ]
     first = assemble(findings, params, chosen, known)
     groups = _piece_groups(findings, first, params.constellations)
     if not any(groups):
         return first
     # Blocks made of several pieces are described and clustered again as wholes.
-    findings = [
-        _rejoin(found, page_groups, chosen, detail_size) if page_groups else found
-        for found, page_groups in zip(findings, groups, strict=True)
-    ]
+    redone = iter(_describe(_rejoined(findings, groups), chosen, detail_size))
+    findings = [next(redone) if g else found for found, g in zip(findings, groups, strict=True)]
     return assemble(findings, params, chosen, known)
+
+
+def _batches(pages: Iterable[PageImage], size: int) -> Iterator[list[PageImage]]:
+    """Lists of ``size`` pages (the last one shorter), read lazily to bound memory."""
+    iterator = iter(pages)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
 
 
 @dataclass(frozen=True)
@@ -165,11 +177,18 @@ class KnownMotifs:
     views: np.ndarray  # (K, 8, D)
 
 
-def _analyse(
-    page: PageImage, params: BaselineParams, describer: Describer, detail_size: int | None
-) -> PageFindings:
+@dataclass(frozen=True)
+class _Located:
+    """A page, its ink, and the boxes of its candidate instances, not yet described."""
+
+    page: PageImage
+    ink: np.ndarray
+    boxes: list[Box]
+
+
+def _locate(page: PageImage, params: BaselineParams) -> _Located:
     ink = ink_map(page.pixels)
-    return _describe(page, ink, _find_boxes(ink, params), describer, detail_size)
+    return _Located(page, ink, _find_boxes(ink, params))
 
 
 def _find_boxes(ink: np.ndarray, params: BaselineParams) -> list[Box]:
@@ -188,18 +207,25 @@ def _find_boxes(ink: np.ndarray, params: BaselineParams) -> list[Box]:
 
 
 def _describe(
-    page: PageImage,
-    ink: np.ndarray,
-    boxes: list[Box],
-    describer: Describer,
-    detail_size: int | None,
-) -> PageFindings:
-    templates = _crops(ink, boxes, TEMPLATE_SIZE)
-    crops = templates if describer.size == TEMPLATE_SIZE else _crops(ink, boxes, describer.size)
-    details = None
-    if detail_size:
-        details = (np.clip(_crops(ink, boxes, detail_size), 0, 1) * 255).astype(np.uint8)
-    return PageFindings(page, boxes, templates, describer.views(crops), details)
+    located: list[_Located], describer: Describer, detail_size: int | None
+) -> list[PageFindings]:
+    """Describe the instances of several pages in one call: a model bundle gets one batch."""
+    templates = [_crops(found.ink, found.boxes, TEMPLATE_SIZE) for found in located]
+    crops = templates
+    if describer.size != TEMPLATE_SIZE:
+        crops = [_crops(found.ink, found.boxes, describer.size) for found in located]
+    views = describer.views(np.concatenate([_no_crops(describer.size), *crops]))
+    per_page = np.split(views, np.cumsum([len(c) for c in crops])[:-1])
+    return [
+        PageFindings(found.page, found.boxes, t, v, _details(found, detail_size))
+        for found, t, v in zip(located, templates, per_page, strict=True)
+    ]
+
+
+def _details(found: _Located, detail_size: int | None) -> np.ndarray | None:
+    if not detail_size:
+        return None
+    return (np.clip(_crops(found.ink, found.boxes, detail_size), 0, 1) * 255).astype(np.uint8)
 
 
 def _piece_groups(
@@ -222,11 +248,13 @@ def _piece_groups(
     return groups
 
 
-def _rejoin(
-    found: PageFindings, groups: list[list[int]], describer: Describer, detail_size: int | None
-) -> PageFindings:
-    ink = ink_map(found.page.pixels)
-    return _describe(found.page, ink, joined_boxes(found.boxes, groups), describer, detail_size)
+def _rejoined(findings: list[PageFindings], groups: list[list[list[int]]]) -> list[_Located]:
+    """The pages that have pieces to join, with each group of pieces made one box."""
+    return [
+        _Located(found.page, ink_map(found.page.pixels), joined_boxes(found.boxes, page_groups))
+        for found, page_groups in zip(findings, groups, strict=True)
+        if page_groups
+    ]
 
 
 def _outside(boxes: list[Box], occupied: list[Box]) -> list[Box]:
@@ -239,7 +267,11 @@ def _outside(boxes: list[Box], occupied: list[Box]) -> list[Box]:
 
 def _crops(ink: np.ndarray, boxes: list[Box], size: int) -> np.ndarray:
     crops = [template(ink, box, size) for box in boxes]
-    return np.stack(crops) if crops else np.zeros((0, size, size), dtype=np.float32)
+    return np.stack(crops) if crops else _no_crops(size)
+
+
+def _no_crops(size: int) -> np.ndarray:
+    return np.zeros((0, size, size), dtype=np.float32)
 
 
 def assemble(

@@ -11,6 +11,8 @@ from PIL import Image
 
 from service.cli import main as florilege
 from service.decompose import PageImage, decompose_images
+from service.decompose.describe import TemplateDescriber
+from service.decompose.pipeline import discover, expand_paths, read_page
 from service.decomposition import Decomposition
 from training.evaluate import evaluate
 from training.synth import generate
@@ -37,7 +39,7 @@ def test_baseline_finds_and_groups_vignettes(seen_pages: Path, tmp_path: Path) -
     out = tmp_path / "d.json"
     florilege(["decompose", str(seen_pages / "images"), "--out", str(out)])
     scores = evaluate(Decomposition.read(out), [seen_pages])["splits"]["seen"]
-    # Measured on these six pages: F1 0.73, ARI 0.84, orientation 1.0 (the 200-page figures
+    # Measured on these six pages: F1 0.74, ARI 0.88, orientation 1.0 (the 200-page figures
     # are in docs/benchmarks.md). The floors sit below that, far above random boxes (F1 ~0)
     # or one motif for everything (ARI 0).
     assert scores["f1"] >= 0.5
@@ -75,3 +77,20 @@ def test_decompression_bomb_is_refused(tmp_path: Path, capsys, monkeypatch) -> N
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)
     assert florilege(["decompose", str(page), "--out", str(tmp_path / "d.json")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_several_pages_are_described_in_one_call(seen_pages: Path) -> None:
+    batches: list[int] = []
+
+    class CountingDescriber(TemplateDescriber):
+        def views(self, crops: np.ndarray) -> np.ndarray:
+            batches.append(len(crops))
+            return super().views(crops)
+
+    pages = [read_page(path) for path in expand_paths([seen_pages / "images"])]
+    found = discover(pages, describer=CountingDescriber())
+
+    # Six pages fit one batch; pages with pieces to join are described again in a second one.
+    assert len(found.findings) == 6 and len(batches) in (1, 2)
+    assert batches[0] > max(len(f.boxes) for f in found.findings)
+    assert discover(pages).decomposition.to_json() == found.decomposition.to_json()
