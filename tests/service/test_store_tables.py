@@ -4,27 +4,32 @@ from __future__ import annotations
 
 import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
 from service.store import Store
 from service.store.tables import metadata
 
+PROCESSES = 8
+
+
+def _open_at_once(url: str, start: Any) -> None:
+    start.wait(timeout=60)  # all create the tables in the same instant, as sibling workers do
+    Store(url)
+
 
 def test_processes_opening_a_new_store_together_all_succeed(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    start = multiprocessing.get_context("fork").Barrier(8)
-
-    def open_at_once() -> None:
-        start.wait()  # all create the tables in the same instant, as sibling workers do
-        Store(url)
-
-    processes = [multiprocessing.get_context("fork").Process(target=open_at_once) for _ in range(8)]
+    # Spawned, not forked: the test process runs server threads whose locks a fork would copy.
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(PROCESSES)
+    processes = [context.Process(target=_open_at_once, args=(url, start)) for _ in range(PROCESSES)]
     for process in processes:
         process.start()
     for process in processes:
-        process.join(timeout=60)
+        process.join(timeout=120)
 
-    assert [p.exitcode for p in processes] == [0] * 8
+    assert [p.exitcode for p in processes] == [0] * PROCESSES
     tables = set(sa.inspect(sa.create_engine(url)).get_table_names())
     assert set(metadata.tables) <= tables
