@@ -22,7 +22,9 @@ class SegmentParams:
     # A component counts as ornament when taller or wider than this many text x-heights.
     min_size_in_x_heights: float = 2.0
     # Large components closer than this fraction of their size are one block (worn strokes).
-    merge_gap_fraction: float = 0.04
+    # Kept small: blocks set close in two directions would bridge; pieces of one block that
+    # lie further apart are joined after clustering (``constellations``).
+    merge_gap_fraction: float = 0.02
     # Small pieces (dots, rays, stems) this close, as a fraction of the host's size, join it.
     attach_gap_fraction: float = 0.15
     # Rules, page edges and shadows: longer than this many times their width, or larger than
