@@ -26,7 +26,8 @@ class SegmentParams:
     # lie further apart are joined after clustering (``constellations``).
     merge_gap_fraction: float = 0.02
     # Small pieces (dots, rays, stems) this close, as a fraction of the host's size, join it.
-    attach_gap_fraction: float = 0.15
+    # Wider, and the small flowers set between large blocks are swallowed by them.
+    attach_gap_fraction: float = 0.08
     # Rules, page edges and shadows: longer than this many times their width, or larger than
     # this fraction of the page, they are not one block.
     max_elongation: float = 6.0
