@@ -24,6 +24,7 @@ from service.decompose.pipeline import (
     KnownMotifs,
     PageFindings,
     assemble,
+    check_descriptor,
 )
 from service.dihedral import inverse, orient
 
@@ -98,11 +99,7 @@ def assign(
     the ``known`` ones first, as ``discover`` does: its last step alone, for a collection
     catalogue, where a book's pages are analysed once and matched again whenever another book
     changed the catalogue meanwhile."""
-    if known is not None and known.descriptor != describer.name:
-        raise CatalogueError(
-            f"the catalogue was made with descriptor {known.descriptor!r}, not "
-            f"{describer.name!r}: use the same model bundle for the whole collection"
-        )
+    check_descriptor(known, describer)
     return assemble(findings, params or BaselineParams(), describer, known)
 
 

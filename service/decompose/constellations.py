@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse.csgraph import connected_components
 
-from service.decompose.segment import Box, union_boxes
+from service.decompose.segment import Box, pairwise_gaps, union_boxes
 from service.dihedral import Orientation
 
 
@@ -52,24 +52,25 @@ def join_pieces(pieces: Sequence[Piece], params: ConstellationParams) -> list[li
     make_up = [_make_up(pieces, g) for g in groups]
     total = Counter(p.motif for p in pieces)
     seen_in = Counter((pieces[i].motif, m) for g, m in zip(groups, make_up, strict=True) for i in g)
-    constellations = {
-        frozenset(group)
-        for group, m in zip(groups, make_up, strict=True)
-        if 2 <= len(group) <= params.max_pieces
-        and _no_repeated_piece(pieces, group)
-        and all(
-            seen_in[pieces[i].motif, m] >= params.min_share * total[pieces[i].motif] for i in group
-        )
-    }
+    constellations: dict[int, list[list[int]]] = {page: [] for page in pages}
+    for group, m in zip(groups, make_up, strict=True):
+        if (
+            2 <= len(group) <= params.max_pieces
+            and _no_repeated_piece(pieces, group)
+            and all(
+                seen_in[pieces[i].motif, m] >= params.min_share * total[pieces[i].motif]
+                for i in group
+            )
+        ):
+            constellations[pieces[group[0]].page].append(group)
     joined = []
-    for geometry in pages.values():
+    for page, geometry in pages.items():
         # Type is set side by side, so two blocks never overlap: overlapping pieces are one.
         link = geometry.overlap > params.max_overlap
         local = {int(i): n for n, i in enumerate(geometry.index)}
-        for group in constellations:
-            if all(i in local for i in group):
-                members = [local[i] for i in group]
-                link[np.ix_(members, members)] = True
+        for group in constellations[page]:
+            members = [local[i] for i in group]
+            link[np.ix_(members, members)] = True
         joined += [[int(geometry.index[i]) for i in c] for c in _components(link) if len(c) > 1]
     return joined
 
@@ -84,10 +85,7 @@ class _Geometry:
 def _geometry(pieces: Sequence[Piece], page: int) -> _Geometry:
     index = np.array([i for i, p in enumerate(pieces) if p.page == page])
     boxes = np.array([pieces[i].box for i in index], dtype=np.float64)
-    x0, y0 = boxes[:, 0], boxes[:, 1]
-    x1, y1 = x0 + boxes[:, 2], y0 + boxes[:, 3]
-    gap_x = np.maximum(x0[:, None], x0[None]) - np.minimum(x1[:, None], x1[None])
-    gap_y = np.maximum(y0[:, None], y0[None]) - np.minimum(y1[:, None], y1[None])
+    gap_x, gap_y = pairwise_gaps(boxes)
     size = boxes[:, 2:].max(axis=1)
     gap = np.maximum(np.maximum(gap_x, gap_y), 0) / np.minimum(size[:, None], size[None])
     area = boxes[:, 2] * boxes[:, 3]

@@ -84,14 +84,11 @@ class TemplateDescriber:
     size: int = 2 * TEMPLATE_SIZE
 
     def views(self, crops: np.ndarray) -> np.ndarray:
-        shapes = np.stack([_downsampled(c) for c in crops]) if len(crops) else crops[:, :0, :0]
-        stretched = np.stack([_stretched(c) for c in crops]) if len(crops) else shapes
-        halves = (dihedral_views(_as_templates(shapes)), dihedral_views(_as_templates(stretched)))
-        return np.concatenate(halves, axis=2) / np.sqrt(2.0)
-
-
-def _as_templates(crops: np.ndarray) -> np.ndarray:
-    return crops.reshape(len(crops), TEMPLATE_SIZE, TEMPLATE_SIZE)
+        if len(crops) == 0:
+            return np.zeros((0, len(ALL_ORIENTATIONS), 2 * TEMPLATE_SIZE**2), np.float32)
+        shapes = dihedral_views(np.stack([_downsampled(c) for c in crops]))
+        stretched = dihedral_views(np.stack([_stretched(c) for c in crops]))
+        return np.concatenate([shapes, stretched], axis=2) / np.sqrt(2.0)
 
 
 def _downsampled(crop: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ from service.decompose.segment import (
     ink_map,
     large_instances,
     overlapping,
+    small_strokes,
     split_by_size,
     stroke_blocks,
 )
@@ -141,11 +142,7 @@ def discover(
     """
     params = params or BaselineParams()
     chosen = describer or TemplateDescriber()
-    if known is not None and known.descriptor != chosen.name:
-        raise ValueError(
-            f"the catalogue was made with descriptor {known.descriptor!r}, not {chosen.name!r}: "
-            "decompose with the same model bundle, or without the catalogue"
-        )
+    check_descriptor(known, chosen)
     findings = [
         found
         for batch in _batches(pages, DESCRIBE_BATCH_PAGES)
@@ -166,6 +163,15 @@ def _batches(pages: Iterable[PageImage], size: int) -> Iterator[list[PageImage]]
     iterator = iter(pages)
     while batch := list(itertools.islice(iterator, size)):
         yield batch
+
+
+def check_descriptor(known: KnownMotifs | None, describer: Describer) -> None:
+    """Refuse to match instances against motifs described another way (another bundle)."""
+    if known is not None and known.descriptor != describer.name:
+        raise ValueError(
+            f"the catalogue was made with descriptor {known.descriptor!r}, not "
+            f"{describer.name!r}: use the same model bundle as the catalogue, or no catalogue"
+        )
 
 
 @dataclass(frozen=True)
@@ -196,13 +202,14 @@ def _find_boxes(ink: np.ndarray, params: BaselineParams) -> list[Box]:
     mask = binarize(ink)
     large, small, x_height = split_by_size(mask, params.segment)
     seeded = large_instances(large, small, ink.shape, params.segment)
-    seeded += _outside(stroke_blocks(small, x_height, ink.shape, params.segment), seeded)
+    pieces = small_strokes(small, x_height, params.segment)
+    seeded += _outside(stroke_blocks(pieces, x_height, ink.shape, params.segment), seeded)
     parts = [part for box in seeded for part in split_touching(ink, mask, box)]
     boxes = block_shaped(parts, ink.shape, params.segment)
     boxes = [
         box for box, text in zip(boxes, text_like(ink, boxes, params.text), strict=True) if not text
     ]
-    boxes += _outside(periodic_runs(ink, mask, small, x_height, params.repeats), boxes)
+    boxes += _outside(periodic_runs(ink, mask, pieces, x_height, params.repeats), boxes)
     return boxes + _outside(chained_repeats(ink, small, x_height, params.repeats), boxes)
 
 
@@ -250,6 +257,8 @@ def _piece_groups(
 
 def _rejoined(findings: list[PageFindings], groups: list[list[list[int]]]) -> list[_Located]:
     """The pages that have pieces to join, with each group of pieces made one box."""
+    # Ink is computed again rather than kept from the first pass: a float map per page, held
+    # for a whole collection, would cost far more memory than a few pages' recomputation.
     return [
         _Located(found.page, ink_map(found.page.pixels), joined_boxes(found.boxes, page_groups))
         for found, page_groups in zip(findings, groups, strict=True)

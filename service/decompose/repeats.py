@@ -14,7 +14,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from service.decompose.describe import dihedral_views, template
-from service.decompose.segment import Box, as_boxes, overlapping, union_boxes
+from service.decompose.segment import Box, as_boxes, overlapping, pairwise_gaps, union_boxes
 
 
 @dataclass(frozen=True)
@@ -57,25 +57,24 @@ def chained_repeats(
 def periodic_runs(
     ink: np.ndarray,
     mask: np.ndarray,
-    small: np.ndarray,
+    strokes: np.ndarray,
     x_height: float,
     params: RepeatParams | None = None,
 ) -> list[Box]:
-    """Blocks of rows of small sorts set almost touching, each sort cut as several pieces.
+    """Blocks of rows of small sorts set almost touching, each sort cut as several
+    ``strokes`` (``segment.small_strokes``).
 
     The pieces of such a row run together into one long group; the row's period cuts it back
     into its sorts, which must then look alike (a line of text is not periodic, and its
     letters differ).
     """
     params = params or RepeatParams()
-    # Rules and stains are among the small components too; they would bridge whole pages.
-    small = small[small[:, 2:].max(axis=1) <= 2 * x_height] if len(small) else small
-    if len(small) < params.min_chain:
+    if len(strokes) < params.min_chain:
         return []
     gap = max(1, int(params.run_gap_in_x_heights * x_height))
-    _, groups = connected_components(_in_line(small, gap), directed=False)
+    _, groups = connected_components(_in_line(strokes, gap), directed=False)
     found: list[Box] = []
-    for x, y, w, h in union_boxes(small, groups):
+    for x, y, w, h in union_boxes(strokes, groups):
         if max(w, h) < params.min_chain * min(w, h) or min(w, h) < 0.5 * x_height:
             continue
         parts = split_touching(ink, mask, (x, y, w, h))
@@ -87,10 +86,8 @@ def periodic_runs(
 def _in_line(boxes: np.ndarray, gap: int) -> np.ndarray:
     """Boxes at most ``gap`` apart side by side (sharing half their height) or one above the
     other (sharing half their width): the neighbours along a row or a column."""
-    x0, y0 = boxes[:, 0], boxes[:, 1]
-    x1, y1 = x0 + boxes[:, 2], y0 + boxes[:, 3]
-    span_x = np.minimum(x1[:, None], x1[None]) - np.maximum(x0[:, None], x0[None])
-    span_y = np.minimum(y1[:, None], y1[None]) - np.maximum(y0[:, None], y0[None])
+    gap_x, gap_y = pairwise_gaps(boxes)
+    span_x, span_y = -gap_x, -gap_y  # the length two boxes share along each axis
     half_w = 0.5 * np.minimum(boxes[:, 2][:, None], boxes[:, 2][None])
     half_h = 0.5 * np.minimum(boxes[:, 3][:, None], boxes[:, 3][None])
     side_by_side = (span_x >= -gap) & (span_y >= half_h)

@@ -131,6 +131,16 @@ def overlapping(a: np.ndarray, b: np.ndarray, gap: np.ndarray | int = 0) -> np.n
     )
 
 
+def pairwise_gaps(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, N) horizontal and vertical gaps between boxes; negative where their spans overlap
+    (then minus the length they share)."""
+    x0, y0 = boxes[:, 0], boxes[:, 1]
+    x1, y1 = x0 + boxes[:, 2], y0 + boxes[:, 3]
+    gap_x = np.maximum(x0[:, None], x0[None]) - np.minimum(x1[:, None], x1[None])
+    gap_y = np.maximum(y0[:, None], y0[None]) - np.minimum(y1[:, None], y1[None])
+    return gap_x, gap_y
+
+
 def near_groups(boxes: np.ndarray, gap: np.ndarray | int) -> np.ndarray:
     """Group index per box: boxes overlapping once grown by ``gap`` share a group (transitively)."""
     near = overlapping(boxes, boxes, gap)
@@ -185,16 +195,23 @@ def large_instances(
     return as_boxes(merged)
 
 
+def small_strokes(small: np.ndarray, x_height: float, params: SegmentParams) -> np.ndarray:
+    """The small components no larger than a block's seed: letters, dots and strokes. (The
+    rest of ``small`` are rules and stains, which would bridge whole pages.)"""
+    if len(small) == 0:
+        return small
+    return small[small[:, 2:].max(axis=1) <= params.min_size_in_x_heights * x_height]
+
+
 def stroke_blocks(
-    small: np.ndarray, x_height: float, page_shape: tuple[int, ...], params: SegmentParams
+    strokes: np.ndarray, x_height: float, page_shape: tuple[int, ...], params: SegmentParams
 ) -> list[Box]:
-    """Blocks engraved as many separate strokes, none large enough to seed a block.
+    """Blocks engraved as many separate ``strokes``, none large enough to seed a block.
 
     Strokes of one block sit closer than letters of neighbouring lines; a tight cluster of
     them that is as large as a block in both directions (a word is not, being one line high)
     is taken as one.
     """
-    strokes = small[small[:, 2:].max(axis=1) <= params.min_size_in_x_heights * x_height]
     if len(strokes) < 3:
         return []
     groups = near_groups(strokes, max(1, int(params.stroke_gap_in_x_heights * x_height)))
@@ -249,20 +266,22 @@ def _small_enough(
     )
 
 
+def _elongated(boxes: np.ndarray, params: SegmentParams) -> np.ndarray:
+    w, h = boxes[:, 2], boxes[:, 3]
+    return np.maximum(w, h) > params.max_elongation * np.minimum(w, h)
+
+
 def _rule_like(boxes: np.ndarray, x_height: float, params: SegmentParams) -> np.ndarray:
     """Long lines thinner than the text: printed rules and gutters, not rows of flowers."""
-    w, h = boxes[:, 2], boxes[:, 3]
-    elongated = np.maximum(w, h) > params.max_elongation * np.minimum(w, h)
-    return elongated & (np.minimum(w, h) < params.rule_width_in_x_heights * x_height)
+    thin = boxes[:, 2:].min(axis=1) < params.rule_width_in_x_heights * x_height
+    return _elongated(boxes, params) & thin
 
 
 def _block_shaped(
     boxes: np.ndarray, page_shape: tuple[int, ...], params: SegmentParams
 ) -> np.ndarray:
     """False for rules, page edges and stains: too elongated or too large to be one block."""
-    w, h = boxes[:, 2], boxes[:, 3]
-    elongated = np.maximum(w, h) > params.max_elongation * np.minimum(w, h)
-    return _small_enough(boxes, page_shape, params) & ~elongated
+    return _small_enough(boxes, page_shape, params) & ~_elongated(boxes, params)
 
 
 def group_ornaments(instances: list[Box], params: SegmentParams) -> tuple[list[Box], list[int]]:
