@@ -108,6 +108,13 @@ def worker_is_dead(worker: str | None) -> bool:
     return False
 
 
+def _active_of(url: str, mode: str) -> sa.Select[Any]:
+    """The unfinished harvests of ``url`` read in ``mode``."""
+    return harvests.select().where(
+        harvests.c.url == url, harvests.c.mode == mode, harvests.c.status.in_(ACTIVE)
+    )
+
+
 class HarvestState:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
@@ -117,11 +124,9 @@ class HarvestState:
         """The unfinished harvest of ``url`` taken over by ``worker`` (resumed: True), or a
         new one; raise ``HarvestBusy`` if a live worker still drives it."""
         now = time.time()
-        query = harvests.select().where(
-            harvests.c.url == url, harvests.c.mode == mode, harvests.c.status.in_(ACTIVE)
-        )
+        query = _active_of(url, mode).order_by(harvests.c.created.desc())
         with self.engine.begin() as conn:
-            row = conn.execute(query.order_by(harvests.c.created.desc())).mappings().first()
+            row = conn.execute(query).mappings().first()
             if row is None:
                 return _insert_harvest(conn, url, mode, now, worker), False
             stale = (row["heartbeat"] or 0) < now - stale_seconds
@@ -139,12 +144,9 @@ class HarvestState:
     def submit(self, url: str, mode: str) -> str:
         """Queue a harvest of ``url`` for any process to run (``open`` takes it over at once,
         having no worker); an unfinished harvest of the same source is returned instead."""
-        query = harvests.select().where(
-            harvests.c.url == url, harvests.c.mode == mode, harvests.c.status.in_(ACTIVE)
-        )
         now = time.time()
         with self.engine.begin() as conn:
-            row = conn.execute(query).mappings().first()
+            row = conn.execute(_active_of(url, mode)).mappings().first()
             if row is not None:
                 return str(row["id"])
             return _insert_harvest(conn, url, mode, now)

@@ -42,6 +42,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _silent(since: float) -> sa.ColumnElement[bool]:
+    """Running jobs whose worker has not beaten since ``since``: it died, or hung."""
+    return sa.and_(jobs.c.status == "running", jobs.c.heartbeat < since)
+
+
 def _end_job(
     conn: sa.Connection, job_id: str, worker: str, status: str, message: str | None
 ) -> bool:
@@ -114,10 +119,7 @@ class Store:
         """Atomically take the oldest queued job (or ``job_id``), or a running one whose worker
         went silent."""
         now = time.time()
-        claimable = sa.or_(
-            jobs.c.status == "queued",
-            sa.and_(jobs.c.status == "running", jobs.c.heartbeat < now - stale_seconds),
-        )
+        claimable = sa.or_(jobs.c.status == "queued", _silent(now - stale_seconds))
         if job_id is not None:
             claimable = sa.and_(claimable, jobs.c.id == job_id)
         with self.engine.begin() as conn:
@@ -159,9 +161,7 @@ class Store:
     def requeue_stale(self, job_id: str, stale_seconds: float) -> None:
         """Queue again a running job whose worker went silent, for another worker to take."""
         now = time.time()
-        stale = sa.and_(
-            jobs.c.id == job_id, jobs.c.status == "running", jobs.c.heartbeat < now - stale_seconds
-        )
+        stale = sa.and_(jobs.c.id == job_id, _silent(now - stale_seconds))
         with self.engine.begin() as conn:
             conn.execute(
                 jobs.update().where(stale).values(status="queued", worker=None, updated=now)
