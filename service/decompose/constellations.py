@@ -24,10 +24,14 @@ from service.dihedral import Orientation
 
 @dataclass(frozen=True)
 class ConstellationParams:
-    # Instances closer than this fraction of the smaller one's size can be pieces of one block.
-    gap_fraction: float = 0.08
+    # Instances closer than these fractions of the smaller one's size can be pieces of one
+    # block, tried tightest first: petals almost touch, while the leaves of a four-leaf block
+    # stand apart by a fifth of their size (and blocks in a band by more).
+    gap_levels: tuple[float, ...] = (0.08, 0.25)
     # A block has at most this many separately cut pieces.
     max_pieces: int = 8
+    # A make-up seen fewer times than this is a one-off arrangement (a rosette), not a block.
+    min_groups: int = 2
     # Share of a motif's impressions that must sit in groups of the same make-up.
     min_share: float = 0.5
     # Pieces whose boxes overlap by more than this fraction of the smaller one are one block.
@@ -47,32 +51,56 @@ class Piece:
 def join_pieces(pieces: Sequence[Piece], params: ConstellationParams) -> list[list[int]]:
     """Index groups of ``pieces`` that are pieces of one block (groups of two or more)."""
     pages = {page: _geometry(pieces, page) for page in sorted({p.page for p in pieces})}
-    tight = {page: _components(g.gap <= params.gap_fraction) for page, g in pages.items()}
-    groups = [[int(pages[page].index[i]) for i in group] for page in pages for group in tight[page]]
-    make_up = [_make_up(pieces, g) for g in groups]
-    total = Counter(p.motif for p in pieces)
-    seen_in = Counter((pieces[i].motif, m) for g, m in zip(groups, make_up, strict=True) for i in g)
-    constellations: dict[int, list[list[int]]] = {page: [] for page in pages}
-    for group, m in zip(groups, make_up, strict=True):
-        if (
-            2 <= len(group) <= params.max_pieces
-            and _no_repeated_piece(pieces, group)
-            and all(
-                seen_in[pieces[i].motif, m] >= params.min_share * total[pieces[i].motif]
-                for i in group
-            )
-        ):
-            constellations[pieces[group[0]].page].append(group)
+    constellations: list[list[int]] = []
+    joined_already: set[int] = set()
+    for gap in params.gap_levels:
+        found = _constellations(pieces, pages, gap, joined_already, params)
+        constellations += found
+        joined_already.update(i for group in found for i in group)
+    by_page: dict[int, list[list[int]]] = {page: [] for page in pages}
+    for group in constellations:
+        by_page[pieces[group[0]].page].append(group)
     joined = []
     for page, geometry in pages.items():
         # Type is set side by side, so two blocks never overlap: overlapping pieces are one.
         link = geometry.overlap > params.max_overlap
         local = {int(i): n for n, i in enumerate(geometry.index)}
-        for group in constellations[page]:
+        for group in by_page[page]:
             members = [local[i] for i in group]
             link[np.ix_(members, members)] = True
         joined += [[int(geometry.index[i]) for i in c] for c in _components(link) if len(c) > 1]
     return joined
+
+
+def _constellations(
+    pieces: Sequence[Piece],
+    pages: dict[int, _Geometry],
+    gap: float,
+    excluded: set[int],
+    params: ConstellationParams,
+) -> list[list[int]]:
+    """Groups of pieces closer than ``gap`` (none of ``excluded``) that pass as one block."""
+    groups = []
+    for geometry in pages.values():
+        free = np.array([int(i) not in excluded for i in geometry.index])
+        if not free.any():
+            continue
+        for group in _components(geometry.gap[np.ix_(free, free)] <= gap):
+            groups.append([int(geometry.index[free][i]) for i in group])
+    make_up = [_make_up(pieces, g) for g in groups]
+    total = Counter(pieces[i].motif for g in groups for i in g)
+    seen_in = Counter((pieces[i].motif, m) for g, m in zip(groups, make_up, strict=True) for i in g)
+    times = Counter(make_up)
+    return [
+        group
+        for group, m in zip(groups, make_up, strict=True)
+        if 2 <= len(group) <= params.max_pieces
+        and times[m] >= params.min_groups
+        and _no_repeated_piece(pieces, group)
+        and all(
+            seen_in[pieces[i].motif, m] >= params.min_share * total[pieces[i].motif] for i in group
+        )
+    ]
 
 
 @dataclass(frozen=True)

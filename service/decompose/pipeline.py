@@ -207,7 +207,9 @@ def _find_boxes(ink: np.ndarray, params: BaselineParams) -> list[Box]:
     parts = [part for box in seeded for part in split_touching(ink, mask, box)]
     boxes = block_shaped(parts, ink.shape, params.segment)
     boxes = [
-        box for box, text in zip(boxes, text_like(ink, boxes, params.text), strict=True) if not text
+        box
+        for box, text in zip(boxes, text_like(ink, boxes, small, params.text), strict=True)
+        if not text
     ]
     boxes += _outside(periodic_runs(ink, mask, pieces, x_height, params.repeats), boxes)
     return boxes + _outside(chained_repeats(ink, small, x_height, params.repeats), boxes)

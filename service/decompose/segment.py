@@ -35,9 +35,10 @@ class SegmentParams:
     # An elongated component thinner than this many x-heights is a rule, not a row of blocks.
     rule_width_in_x_heights: float = 0.5
     # Blocks cut as many small strokes: strokes this close (in x-heights) are one cluster,
-    # kept as a block when both its sides reach this many x-heights.
+    # kept as a block when both its sides reach this many x-heights and its strokes do not
+    # stand in one line (a word's letters do, a flower's petals do not).
     stroke_gap_in_x_heights: float = 0.2
-    min_stroke_block_in_x_heights: float = 2.5
+    min_stroke_block_in_x_heights: float = 1.4
     # Instances closer than this many median instance sizes belong to one ornament.
     ornament_gap: float = 0.6
 
@@ -184,9 +185,12 @@ def large_instances(
     # Large components this close are one block broken by wear or drawn in several strokes.
     gap = np.maximum(1, params.merge_gap_fraction * size).astype(np.int64)
     groups = _regroup_oversized(large, near_groups(large, gap), page_shape, params)
-    # Small pieces (dots, rays, stems) join the block they sit on; text is further away.
+    # Small pieces (dots, rays, stems) join the block they sit on; text is further away. Only
+    # pieces smaller than the block: a scan's dark page edge, whose box spans the page,
+    # would otherwise swallow every block.
     attach = np.maximum(1, params.attach_gap_fraction * size).astype(np.int64)
-    attached = overlapping(small, large, attach)
+    smaller = small[:, 2:].max(axis=1)[:, None] <= size[None, :]
+    attached = overlapping(small, large, attach) & smaller
     has_host = attached.any(axis=1)
     host_group = groups[attached[has_host].argmax(axis=1)]
     merged = np.array(
@@ -209,8 +213,8 @@ def stroke_blocks(
     """Blocks engraved as many separate ``strokes``, none large enough to seed a block.
 
     Strokes of one block sit closer than letters of neighbouring lines; a tight cluster of
-    them that is as large as a block in both directions (a word is not, being one line high)
-    is taken as one.
+    them that is as large as a block in both directions is taken as one, unless its strokes
+    stand side by side in one line, as the letters of a word do.
     """
     if len(strokes) < 3:
         return []
@@ -223,7 +227,16 @@ def stroke_blocks(
         & (unions[:, 2:].max(axis=1) <= 3 * short_side)
         & _small_enough(unions, page_shape, params)
     )
+    keep[keep] = [not _one_line(strokes[groups == g]) for g in np.flatnonzero(keep)]
     return as_boxes(unions[keep])
+
+
+def _one_line(strokes: np.ndarray, share: float = 0.75) -> bool:
+    """Whether most strokes cross one horizontal line: the letters of a word all cross their
+    line's middle, while the pieces of a flower radiate from its centre."""
+    middle = float(np.median(strokes[:, 1] + strokes[:, 3] / 2))
+    crossing = (strokes[:, 1] <= middle) & (strokes[:, 1] + strokes[:, 3] >= middle)
+    return bool(crossing.mean() >= share)
 
 
 def block_shaped(boxes: list[Box], page_shape: tuple[int, ...], params: SegmentParams) -> list[Box]:

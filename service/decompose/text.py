@@ -1,8 +1,11 @@
-"""Telling a line of large text (headings, capitals) from a band of vignettes.
+"""Telling type (headings, capitals, words) from a band of vignettes.
 
-Capitals of one heading share their top and bottom lines and are nearly all different shapes;
-the blocks of a band or a head-piece repeat (or mirror) a few designs. A run of aligned,
-adjacent, mostly distinct shapes is therefore text, whatever its size.
+Letters of a line of type sit side by side, the same size, and are nearly all different
+shapes; the blocks of a band or a head-piece repeat (or mirror) a few designs. A candidate is
+therefore read in its line: it and its nearest neighbours on either side, among the other
+candidates and the page's letter-sized strokes, are compared, and a window of mostly distinct
+shapes is type, whatever its size. The strokes matter: the capital M of a heading may be the
+only letter large enough to be a candidate, and only its neighbours O and E show it is a word.
 """
 
 from __future__ import annotations
@@ -13,50 +16,91 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 
 from service.decompose.describe import dihedral_views, template
-from service.decompose.segment import Box
+from service.decompose.segment import Box, overlapping
 
 
 @dataclass(frozen=True)
 class TextParams:
-    # Tops and bottoms agreeing within this fraction of the height make one line of type.
-    alignment: float = 0.06
-    # Letters of a word or heading are closer than this many heights.
+    # Neighbours in one line share at least this fraction of the shorter one's height...
+    line_overlap: float = 0.5
+    # ...are at most this many times taller than each other...
+    max_height_ratio: float = 2.0
+    # ...and are closer than this many heights (of the taller).
     max_gap: float = 0.6
+    # ...and share their top or their bottom (a baseline, a cap line) within this fraction.
+    alignment: float = 0.1
+    # Neighbours read on each side of a candidate.
+    reach: int = 3
     # Shapes at least this alike (correlation, any orientation) are the same design or letter.
     likeness: float = 0.8
-    # A run whose distinct shapes make up at least this share of its members is text.
+    # A window whose distinct shapes make up at least this share of its members is type.
     distinct_share: float = 0.6
     min_run: int = 3
 
 
-def text_like(ink: np.ndarray, boxes: list[Box], params: TextParams | None = None) -> np.ndarray:
-    """Boolean mask over ``boxes``: members of runs that read as a line of text."""
+def text_like(
+    ink: np.ndarray, boxes: list[Box], strokes: np.ndarray, params: TextParams | None = None
+) -> np.ndarray:
+    """Boolean mask over ``boxes``: candidates that read as type in their line.
+
+    ``strokes`` are the page's letter-sized components (x, y, w, h); those inside a candidate
+    are its own pieces and are left out of its neighbours.
+    """
     params = params or TextParams()
     text = np.zeros(len(boxes), dtype=bool)
-    if len(boxes) < params.min_run:
+    if not boxes:
         return text
-    array = np.array(boxes)
-    _, run = connected_components(_aligned_neighbours(array, params), directed=False)
-    for label in np.unique(run):
-        members = np.flatnonzero(run == label)
-        if len(members) >= params.min_run:
-            distinct = _distinct_shapes(ink, [boxes[i] for i in members], params.likeness)
-            text[members] = distinct >= 3 and distinct >= params.distinct_share * len(members)
+    candidates = np.array(boxes, dtype=np.int64)
+    own_pieces = overlapping(strokes, candidates).any(axis=1)
+    nodes = np.concatenate([candidates, strokes[~own_pieces]])
+    for index in range(len(candidates)):
+        window = _line_window(nodes, index, params)
+        if len(window) >= params.min_run:
+            distinct = _distinct_shapes(ink, [tuple(nodes[i]) for i in window], params.likeness)
+            text[index] = distinct >= params.min_run and distinct >= params.distinct_share * len(
+                window
+            )
     return text
 
 
-def _aligned_neighbours(boxes: np.ndarray, params: TextParams) -> np.ndarray:
-    """Pairs of boxes side by side on one line, with the same top and bottom."""
-    x, y, w, h = boxes.T
-    tall = np.maximum(h[:, None], h[None, :])
-    same_line = (np.abs(y[:, None] - y[None, :]) <= params.alignment * tall) & (
-        np.abs((y + h)[:, None] - (y + h)[None, :]) <= params.alignment * tall
+def _line_window(nodes: np.ndarray, start: int, params: TextParams) -> list[int]:
+    """``start`` and up to ``reach`` nearest neighbours on each side along its line."""
+    window = [start]
+    for direction in (1, -1):
+        current = start
+        for _ in range(params.reach):
+            following = _next_in_line(nodes, current, direction, params)
+            if following is None or following in window:
+                break
+            window.append(following)
+            current = following
+    return window
+
+
+def _next_in_line(
+    nodes: np.ndarray, current: int, direction: int, params: TextParams
+) -> int | None:
+    """The nearest node beside ``current`` (right for 1, left for -1) in the same line."""
+    x, y, w, h = nodes.T
+    cx, cy, cw, ch = nodes[current]
+    gap = x - (cx + cw) if direction > 0 else cx - (x + w)
+    shared = np.minimum(y + h, cy + ch) - np.maximum(y, cy)
+    taller = np.maximum(h, ch)
+    shorter = np.minimum(h, ch)
+    aligned = (np.abs(y - cy) <= params.alignment * taller) | (
+        np.abs(y + h - cy - ch) <= params.alignment * taller
     )
-    gap = np.maximum(x[:, None], x[None, :]) - np.minimum((x + w)[:, None], (x + w)[None, :])
-    close = gap <= params.max_gap * tall
-    adjacency = same_line & close
-    np.fill_diagonal(adjacency, False)
-    return adjacency
+    beside = (
+        (gap >= -0.1 * np.minimum(w, cw))
+        & (gap <= params.max_gap * taller)
+        & (shared >= params.line_overlap * shorter)
+        & (taller <= params.max_height_ratio * shorter)
+        & aligned
+    )
+    beside[current] = False
+    if not beside.any():
+        return None
+    return int(np.flatnonzero(beside)[np.argmin(gap[beside])])
 
 
 def _distinct_shapes(ink: np.ndarray, boxes: list[Box], likeness: float) -> int:

@@ -46,6 +46,34 @@ def test_blocks_that_also_appear_apart_are_not_joined() -> None:
     assert join_pieces(together + apart, PARAMS) == []
 
 
+def _four_leaves(page: int, x: int) -> list[Piece]:
+    """One leaf in four orientations, a fifth of its size apart: a four-leaf block."""
+    turns = [
+        Orientation(0, False),
+        Orientation(90, False),
+        Orientation(270, False),
+        Orientation(180, False),
+    ]
+    corners = [(x, 0), (x + 48, 0), (x, 48), (x + 48, 48)]
+    return [
+        Piece(page, (cx, cy, 40, 40), 7, turn)
+        for (cx, cy), turn in zip(corners, turns, strict=True)
+    ]
+
+
+def test_a_block_whose_pieces_stand_apart_is_joined_when_it_recurs() -> None:
+    pieces = _four_leaves(0, 0) + _four_leaves(1, 300)
+
+    groups = join_pieces(pieces, PARAMS)
+
+    assert sorted(sorted(g) for g in groups) == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+def test_a_rosette_set_once_stays_separate_blocks() -> None:
+    # The same arrangement seen once is the printer's composition, not one block.
+    assert join_pieces(_four_leaves(0, 0), PARAMS) == []
+
+
 def test_joined_boxes_replace_members_by_their_union() -> None:
     boxes = [(0, 0, 10, 10), (11, 0, 10, 12), (50, 50, 5, 5)]
 
@@ -63,6 +91,16 @@ def test_blocks_set_touching_in_a_frame_stay_separate_blocks() -> None:
     found = large_instances(large, np.zeros((0, 4), np.int64), (1000, 1000), SegmentParams())
 
     assert sorted(found) == sorted(blocks)
+
+
+def test_a_scans_dark_page_edge_does_not_swallow_the_blocks() -> None:
+    # The edge is one thin L-shaped component whose box spans the page.
+    blocks = [(200, 300, 100, 100), (320, 300, 100, 100)]
+    edge = (0, 0, 1000, 1000)
+
+    found = large_instances(np.array(blocks), np.array([edge]), (1000, 1000), SegmentParams())
+
+    assert sorted(found) == blocks
 
 
 def test_overlapping_pieces_are_one_block_even_when_seen_once() -> None:
@@ -83,3 +121,21 @@ def test_a_block_engraved_as_many_small_strokes_is_one_block() -> None:
     found = stroke_blocks(small, 20.0, (1000, 1000), SegmentParams())
 
     assert found == [(100, 100, 58, 58)]
+
+
+def test_a_small_flower_of_strokes_is_a_block_and_a_word_as_tall_is_not() -> None:
+    # Both are 30 px (1.5 x-heights) each way and made of strokes 2 px apart; the flower's
+    # petals radiate from its centre, the word's letters stand side by side on one line.
+    petals = [
+        (100, 100, 10, 14),
+        (112, 100, 6, 12),
+        (120, 100, 10, 14),
+        (100, 116, 10, 14),
+        (112, 118, 6, 12),
+        (120, 116, 10, 14),
+    ]
+    word = [(300, 100, 8, 30), (310, 110, 8, 20), (320, 100, 8, 30), (330, 110, 8, 20)]
+
+    found = stroke_blocks(np.array(petals + word), 20.0, (1000, 1000), SegmentParams())
+
+    assert found == [(100, 100, 30, 30)]

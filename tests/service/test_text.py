@@ -1,0 +1,71 @@
+"""Type told from vignettes by reading a candidate in its line (decompose/text.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from service.decompose.text import text_like
+
+SIZE = 40
+
+
+def _shape(kind: str, size: int = SIZE) -> np.ndarray:
+    """A filled shape in a ``size`` square: distinct kinds stand for distinct letters."""
+    yy, xx = np.mgrid[:size, :size] / (size - 1) * 2 - 1
+    shapes = {
+        "disk": xx**2 + yy**2 <= 1,
+        "ring": (xx**2 + yy**2 <= 1) & (xx**2 + yy**2 >= 0.4),
+        "cross": (np.abs(xx) < 0.25) | (np.abs(yy) < 0.25),
+        "wedge": yy >= np.abs(xx) * 2 - 1,
+        "bar": np.abs(yy) < 0.3,
+    }
+    return shapes[kind].astype(np.float32)
+
+
+def _line(kinds: list[str], tops: list[int] | None = None, sizes: list[int] | None = None):
+    """Shapes set left to right 6 px apart on an ink page, and their boxes."""
+    sizes = sizes or [SIZE] * len(kinds)
+    tops = tops or [50] * len(kinds)
+    ink = np.zeros((200, 60 + 50 * len(kinds)), np.float32)
+    boxes, x = [], 30
+    for kind, top, size in zip(kinds, tops, sizes, strict=True):
+        ink[top : top + size, x : x + size] = _shape(kind, size)
+        boxes.append((x, top, size, size))
+        x += size + 6
+    return ink, boxes
+
+
+def test_a_large_letter_among_small_distinct_letters_is_type() -> None:
+    # Only the cross is large enough to be a candidate; its neighbours are letter strokes.
+    ink, boxes = _line(["disk", "wedge", "cross", "ring", "bar"])
+    candidate, strokes = [boxes[2]], np.array(boxes[:2] + boxes[3:])
+
+    assert text_like(ink, candidate, strokes).tolist() == [True]
+
+
+def test_a_band_alternating_two_designs_is_not_type() -> None:
+    ink, boxes = _line(["cross", "disk", "cross", "disk", "cross"])
+    candidates = [boxes[0], boxes[2], boxes[4]]
+    strokes = np.array([boxes[1], boxes[3]])
+
+    assert text_like(ink, candidates, strokes).tolist() == [False, False, False]
+
+
+def test_distinct_blocks_centred_on_a_band_are_not_type() -> None:
+    # Blocks of different sizes centred on one axis share neither a top nor a bottom line,
+    # as letters on a baseline do.
+    sizes = [24, 40, 30]
+    ink, boxes = _line(["disk", "cross", "ring"], tops=[58, 50, 55], sizes=sizes)
+
+    assert text_like(ink, boxes, np.zeros((0, 4), np.int64)).tolist() == [False] * 3
+
+
+def test_the_candidates_own_strokes_are_not_its_neighbours() -> None:
+    # Strokes inside the candidate (its pieces) must not make it look like a word.
+    ink, boxes = _line(["cross"])
+    x, y, w, h = boxes[0]
+    pieces = np.array(
+        [(x, y, w // 3, h), (x + w // 3, y, w // 3, h), (x + 2 * w // 3, y, w // 3, h)]
+    )
+
+    assert text_like(ink, boxes, pieces).tolist() == [False]
