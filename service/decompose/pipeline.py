@@ -6,6 +6,7 @@ import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image
@@ -13,6 +14,7 @@ from PIL import Image
 from service.decompose.cluster import Clustering, ClusterParams, cluster_views, instance_scores
 from service.decompose.constellations import ConstellationParams, Piece, join_pieces, joined_boxes
 from service.decompose.describe import TEMPLATE_SIZE, Describer, TemplateDescriber, template
+from service.decompose.matching import MatchParams, missed_placements
 from service.decompose.repeats import (
     RepeatParams,
     chained_repeats,
@@ -37,6 +39,7 @@ from service.decomposition import Box, Decomposition, Instance, Motif, Ornament,
 #: Pages whose instances are described in one call, so that a model bundle runs on batches of
 #: a few hundred crops (times eight orientations) rather than one page's few dozen.
 DESCRIBE_BATCH_PAGES = 8
+T = TypeVar("T")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 
 
@@ -53,6 +56,7 @@ class BaselineParams:
     text: TextParams = field(default_factory=TextParams)
     cluster: ClusterParams = field(default_factory=ClusterParams)
     constellations: ConstellationParams = field(default_factory=ConstellationParams)
+    matching: MatchParams = field(default_factory=MatchParams)
     # Instances scoring below this are left out: most are text or specks that recur nowhere.
     min_score: float = 0.55
 
@@ -150,17 +154,86 @@ def discover(
     ]
     first = assemble(findings, params, chosen, known)
     groups = _piece_groups(findings, first, params.constellations)
-    if not any(groups):
+    if any(groups):
+        # Blocks made of several pieces are described and clustered again as wholes.
+        joined = [
+            joined_boxes(f.boxes, g) if g else None for f, g in zip(findings, groups, strict=True)
+        ]
+        findings = _redescribed(findings, joined, chosen, detail_size)
+        first = assemble(findings, params, chosen, known)
+    completed = _completed(findings, first, params)
+    if not any(completed):
         return first
-    # Blocks made of several pieces are described and clustered again as wholes.
-    redone = iter(_describe(_rejoined(findings, groups), chosen, detail_size))
-    findings = [next(redone) if g else found for found, g in zip(findings, groups, strict=True)]
-    return assemble(findings, params, chosen, known)
+    # Impressions found by matching a page's own motifs are clustered with the rest.
+    return assemble(_redescribed(findings, completed, chosen, detail_size), params, chosen, known)
 
 
-def _batches(pages: Iterable[PageImage], size: int) -> Iterator[list[PageImage]]:
-    """Lists of ``size`` pages (the last one shorter), read lazily to bound memory."""
-    iterator = iter(pages)
+def _redescribed(
+    findings: list[PageFindings],
+    boxes: list[list[Box] | None],
+    describer: Describer,
+    detail_size: int | None,
+) -> list[PageFindings]:
+    """``findings`` with the pages that have new ``boxes`` (not None) described again."""
+    redone = list(findings)
+    todo = [(page, page_boxes) for page, page_boxes in enumerate(boxes) if page_boxes is not None]
+    for batch in _batches(todo, DESCRIBE_BATCH_PAGES):
+        # Ink is computed again rather than kept from the first pass: a float map per page,
+        # held for a whole collection, would cost far more memory than recomputing a batch's.
+        located = [
+            _Located(findings[page].page, ink_map(findings[page].page.pixels), page_boxes)
+            for page, page_boxes in batch
+        ]
+        for (page, _), found in zip(batch, _describe(located, describer, detail_size), strict=True):
+            redone[page] = found
+    return redone
+
+
+def _completed(
+    findings: list[PageFindings], found: Discovery, params: BaselineParams
+) -> list[list[Box] | None]:
+    """Per page, its boxes with the placements of its motifs that segmentation missed (None
+    where matching adds nothing)."""
+    scores = instance_scores(found.clustering)
+    completed: list[list[Box] | None] = []
+    start = 0
+    for page in findings:
+        kept = [i for i in range(len(page.boxes)) if found.kept[start + i]]
+        best: dict[int, int] = {}
+        for i in kept:
+            label = int(found.clustering.labels[start + i])
+            if label not in best or scores[start + i] > scores[start + best[label]]:
+                best[label] = i
+        start += len(page.boxes)
+        exemplars = [page.boxes[i] for i in best.values()]
+        missed = _missed(page.page, [page.boxes[i] for i in kept], exemplars, params)
+        completed.append(page.boxes + missed if missed else None)
+    return completed
+
+
+def _missed(
+    page: PageImage, kept: list[Box], exemplars: list[Box], params: BaselineParams
+) -> list[Box]:
+    """Placements of the page's ``exemplars`` that no kept instance covers and that are not type."""
+    if not exemplars:
+        return []
+    ink = ink_map(page.pixels)
+    _, small, x_height = split_by_size(binarize(ink), params.segment)
+    # Letter-sized exemplars are left out: matched in the body text, they would find letters.
+    # So are specks much smaller than the page's blocks, most of them pieces of a block.
+    least = max(
+        params.segment.min_stroke_block_in_x_heights * x_height,
+        0.5 * float(np.median([max(box[2:]) for box in kept])),
+    )
+    exemplars = [box for box in exemplars if max(box[2:]) >= least]
+    placed = missed_placements(ink, kept, exemplars, params.segment, params.matching)
+    text = text_like(ink, placed, small, params.text)
+    return [box for box, is_text in zip(placed, text, strict=True) if not is_text]
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of ``size`` items (the last one shorter), read lazily to bound memory."""
+    iterator = iter(items)
     while batch := list(itertools.islice(iterator, size)):
         yield batch
 
@@ -255,17 +328,6 @@ def _piece_groups(
     for group in join_pieces(pieces, params):
         groups[pieces[group[0]].page].append([where[i] for i in group])
     return groups
-
-
-def _rejoined(findings: list[PageFindings], groups: list[list[list[int]]]) -> list[_Located]:
-    """The pages that have pieces to join, with each group of pieces made one box."""
-    # Ink is computed again rather than kept from the first pass: a float map per page, held
-    # for a whole collection, would cost far more memory than a few pages' recomputation.
-    return [
-        _Located(found.page, ink_map(found.page.pixels), joined_boxes(found.boxes, page_groups))
-        for found, page_groups in zip(findings, groups, strict=True)
-        if page_groups
-    ]
 
 
 def _outside(boxes: list[Box], occupied: list[Box]) -> list[Box]:

@@ -1,0 +1,194 @@
+"""Completing motifs on a page: every placement of a block found there, by template matching.
+
+Segmentation misses impressions that another impression of the same block on the same page
+shows plainly: a flower touching its neighbour, a block broken by wear into pieces that no
+rule joins. Once motifs are discovered, each one found on a page is searched for across that
+page's ornaments, as the activation map of a convolutional motif model: the normalised
+cross-correlation of the block's own ink (in its eight orientations, at the page's own scale)
+with the page's ink. Peaks where no instance stands yet become new instances. Only the page's
+own impressions serve as templates, so no scale has to be guessed, and only near its ornaments
+is searched, so the body text is left alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage, signal
+
+from service.decompose.segment import Box, SegmentParams, group_ornaments
+from service.dihedral import ALL_ORIENTATIONS, orient
+
+
+@dataclass(frozen=True)
+class MatchParams:
+    # A placement must correlate at least this well with the block's ink.
+    min_correlation: float = 0.75
+    # A placement holds at least this share of the exemplar's ink: correlation ignores
+    # contrast, and the faint show-through of the other side of the leaf would match.
+    min_ink_share: float = 0.6
+    # Ornaments are searched this many block sizes beyond their edges.
+    margin: float = 1.0
+    # A placement overlapping an instance by more than this share of the smaller one's area is
+    # that instance.
+    max_overlap: float = 0.2
+    # A block is set apart by the blank of its body: a placement whose surroundings (a frame
+    # of this many pixels just outside it) carry more ink than ``max_frame_ink`` on average
+    # cuts through a larger block, as a half-tile found inside a tiled pattern does.
+    frame: int = 2
+    max_frame_ink: float = 0.1
+    # Blocks are matched with their short side brought down to about this many pixels: the
+    # correlation peak of a whole block needs no finer grid, and it is far cheaper.
+    working_side: int = 16
+
+
+def missed_placements(
+    ink: np.ndarray,
+    instances: list[Box],
+    exemplars: list[Box],
+    ornament_params: SegmentParams,
+    params: MatchParams | None = None,
+) -> list[Box]:
+    """Boxes where the block of an exemplar (the best impression of a motif on the page)
+    stands but no instance does."""
+    params = params or MatchParams()
+    ornaments, _ = group_ornaments(instances, ornament_params)
+    peaks: list[tuple[float, Box]] = []
+    for exemplar in exemplars:
+        for ornament in ornaments:
+            region = _grown(ornament, exemplar, ink.shape, params.margin)
+            peaks += _peaks(ink, exemplar, region, params)
+    taken = list(instances)
+    found = []
+    for _, box in sorted(peaks, reverse=True):
+        if _frame_ink(ink, box, params.frame) > params.max_frame_ink:
+            continue
+        if not _covered(box, taken, params.max_overlap):
+            taken.append(box)
+            found.append(box)
+    return found
+
+
+def _grown(region: Box, block: Box, shape: tuple[int, ...], margin: float) -> Box:
+    """``region`` grown by ``margin`` block sizes, clipped to the page."""
+    pad = int(margin * max(block[2:]))
+    x0, y0 = max(0, region[0] - pad), max(0, region[1] - pad)
+    x1 = min(shape[1], region[0] + region[2] + pad)
+    y1 = min(shape[0], region[1] + region[3] + pad)
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def _peaks(
+    ink: np.ndarray, exemplar: Box, region: Box, params: MatchParams
+) -> list[tuple[float, Box]]:
+    """Local maxima of the correlation of the exemplar's views with ``region``, as boxes."""
+    x, y, w, h = exemplar
+    step = max(1, min(w, h) // params.working_side)
+    block = _shrunk(ink[y : y + h, x : x + w], step)
+    rx, ry, rw, rh = region
+    area = _ShrunkArea(_shrunk(ink[ry : ry + rh, rx : rx + rw], step))
+    peaks = []
+    for view in _distinct_views(block):
+        vh, vw = view.shape
+        if vh > area.pixels.shape[0] or vw > area.pixels.shape[1]:
+            continue
+        score = area.correlation(view)
+        strong = area.window_sums(vh, vw) >= params.min_ink_share * float(view.sum())
+        local_max = score == ndimage.maximum_filter(score, size=(max(1, vh // 2), max(1, vw // 2)))
+        hits = local_max & strong & (score >= params.min_correlation)
+        # Boxes keep the exemplar's exact size (w x h, turned with the view).
+        size = (w, h) if (vw >= vh) == (w >= h) else (h, w)
+        for py, px in zip(*np.nonzero(hits), strict=True):
+            box = (int(rx + px * step), int(ry + py * step), *size)
+            peaks.append((float(score[py, px]), box))
+    return peaks
+
+
+def _shrunk(pixels: np.ndarray, step: int) -> np.ndarray:
+    """``pixels`` averaged over step x step cells (edges that do not fill a cell dropped)."""
+    pixels = pixels.astype(np.float64)
+    if step == 1:
+        return pixels
+    h, w = (pixels.shape[0] // step) * step, (pixels.shape[1] // step) * step
+    return pixels[:h, :w].reshape(h // step, step, w // step, step).mean(axis=(1, 3))
+
+
+def _distinct_views(block: np.ndarray) -> list[np.ndarray]:
+    """The block's eight orientations, those identical to an earlier one (symmetries) left out."""
+    views: list[np.ndarray] = []
+    for orientation in ALL_ORIENTATIONS:
+        view = orient(block, orientation)
+        if not any(v.shape == view.shape and np.abs(v - view).mean() < 0.02 for v in views):
+            views.append(view)
+    return views
+
+
+class _ShrunkArea:
+    """A search area with its integral images, shared by every view searched in it."""
+
+    def __init__(self, pixels: np.ndarray) -> None:
+        self.pixels = pixels
+        self._integral = _integral(pixels)
+        self._integral_of_squares = _integral(pixels * pixels)
+
+    def window_sums(self, th: int, tw: int) -> np.ndarray:
+        return _window_sums(self._integral, th, tw)
+
+    def correlation(self, template: np.ndarray) -> np.ndarray:
+        th, tw = template.shape
+        sums = self.window_sums(th, tw)
+        squares = _window_sums(self._integral_of_squares, th, tw)
+        return _normalised(self.pixels, template, sums, squares)
+
+
+def correlation_map(image: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """Normalised cross-correlation of ``template`` at every position where it fits in
+    ``image`` (top-left corners), in [-1, 1]; flat windows score 0."""
+    return _ShrunkArea(image.astype(np.float64)).correlation(template.astype(np.float64))
+
+
+def _normalised(
+    image: np.ndarray, template: np.ndarray, sums: np.ndarray, squares: np.ndarray
+) -> np.ndarray:
+    centred = template - template.mean()
+    norm = float(np.sqrt((centred**2).sum()))
+    if norm == 0:
+        return np.zeros(sums.shape, np.float32)
+    numerator = signal.fftconvolve(image, centred[::-1, ::-1], mode="valid")
+    variance = np.maximum(squares - sums * sums / template.size, 0)
+    denominator = np.sqrt(variance) * norm
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = np.where(denominator > 1e-6, numerator / denominator, 0.0)
+    return score.astype(np.float32)
+
+
+def _integral(image: np.ndarray) -> np.ndarray:
+    return np.pad(image, ((1, 0), (1, 0))).cumsum(axis=0).cumsum(axis=1)
+
+
+def _window_sums(integral: np.ndarray, th: int, tw: int) -> np.ndarray:
+    """Sum over every th x tw window (valid positions) of the image behind ``integral``."""
+    return integral[th:, tw:] - integral[:-th, tw:] - integral[th:, :-tw] + integral[:-th, :-tw]
+
+
+def _frame_ink(ink: np.ndarray, box: Box, width: int) -> float:
+    """Mean ink in the frame ``width`` pixels wide just outside ``box`` (within the page)."""
+    x, y, w, h = box
+    x0, y0 = max(0, x - width), max(0, y - width)
+    x1, y1 = min(ink.shape[1], x + w + width), min(ink.shape[0], y + h + width)
+    outer = ink[y0:y1, x0:x1]
+    inner = ink[max(0, y) : min(ink.shape[0], y + h), max(0, x) : min(ink.shape[1], x + w)]
+    ring_area = outer.size - inner.size
+    return float(outer.sum() - inner.sum()) / ring_area if ring_area > 0 else 0.0
+
+
+def _covered(box: Box, taken: list[Box], max_overlap: float) -> bool:
+    """Whether ``box`` overlaps any taken box by more than ``max_overlap`` of the smaller area."""
+    others = np.array(taken, dtype=np.int64).reshape(-1, 4)
+    x, y, w, h = box
+    ix = np.minimum(x + w, others[:, 0] + others[:, 2]) - np.maximum(x, others[:, 0])
+    iy = np.minimum(y + h, others[:, 1] + others[:, 3]) - np.maximum(y, others[:, 1])
+    shared = np.maximum(ix, 0) * np.maximum(iy, 0)
+    smaller = np.minimum(w * h, others[:, 2] * others[:, 3])
+    return bool((shared > max_overlap * smaller).any())

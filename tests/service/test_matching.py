@@ -1,0 +1,68 @@
+"""Completing motifs on a page by template matching (decompose/matching.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from service.decompose.matching import MatchParams, correlation_map, missed_placements
+from service.decompose.segment import SegmentParams
+
+
+def _block() -> np.ndarray:
+    """An asymmetric 40 x 30 block (an L with a dot), so that its turns differ."""
+    block = np.zeros((40, 30), np.float32)
+    block[:, :8] = 1.0
+    block[32:, :] = 1.0
+    block[8:16, 18:26] = 1.0
+    return block
+
+
+def _page(placements: list[tuple[int, int, np.ndarray]]) -> np.ndarray:
+    ink = np.zeros((300, 500), np.float32)
+    for x, y, pixels in placements:
+        ink[y : y + pixels.shape[0], x : x + pixels.shape[1]] = pixels
+    return ink
+
+
+def test_correlation_peaks_where_the_template_stands() -> None:
+    block = _block()
+    ink = _page([(120, 70, block)])
+
+    score = correlation_map(ink, block)
+
+    assert np.unravel_index(np.argmax(score), score.shape) == (70, 120)
+    assert score.max() > 0.999
+    assert score[0, 0] == 0  # a blank window has no correlation, not a division by zero
+
+
+def test_impressions_missed_by_segmentation_are_found_in_any_orientation() -> None:
+    block = _block()
+    turned = np.rot90(block).copy()
+    # Beside the segmented impression, and below it turned a quarter.
+    ink = _page([(40, 40, block), (76, 40, block), (40, 86, turned)])
+    found = [(40, 40, 30, 40)]
+
+    placed = missed_placements(ink, found, found, SegmentParams())
+
+    assert sorted(placed) == [(40, 86, 40, 30), (76, 40, 30, 40)]
+
+
+def test_faint_show_through_and_pieces_of_a_larger_block_are_not_impressions() -> None:
+    block = _block()
+    # A faint copy (ink from the other side of the leaf) and a copy set inside a dark block,
+    # whose surroundings are inked: neither is an impression of the block.
+    dark = np.ones((60, 50), np.float32)
+    dark[10:50, 10:40] = block
+    ink = _page([(40, 40, block), (76, 40, 0.3 * block), (30, 86, dark)])
+    found = [(40, 40, 30, 40)]
+    searched_widely = MatchParams(margin=3.0)
+
+    assert missed_placements(ink, found, found, SegmentParams(), searched_widely) == []
+
+
+def test_nothing_is_searched_far_from_the_ornaments() -> None:
+    block = _block()
+    ink = _page([(40, 40, block), (400, 220, block)])
+    found = [(40, 40, 30, 40)]
+
+    assert missed_placements(ink, found, found, SegmentParams()) == []
