@@ -5,12 +5,13 @@ segments into pieces, and each piece clusters into a motif of its own. What tell
 from neighbouring blocks is recurrence, not geometry: the pieces of one block sit almost
 touching, every time, in the same company, while a block set in a band or a rosette also turns
 up elsewhere with other neighbours. So a tight group of instances is joined into one instance
-when it holds no repeated piece (a translated repeat is a band, not a block) and most
+when no piece repeats another beside or above it (that is a band, not a block) and most
 impressions of each of its motifs sit in a group of that same make-up.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -96,7 +97,7 @@ def _constellations(
         for group, m in zip(groups, make_up, strict=True)
         if 2 <= len(group) <= params.max_pieces
         and times[m] >= params.min_groups
-        and _no_repeated_piece(pieces, group)
+        and _no_repeat_in_line(pieces, group)
         and all(
             seen_in[pieces[i].motif, m] >= params.min_share * total[pieces[i].motif] for i in group
         )
@@ -132,9 +133,19 @@ def _make_up(pieces: Sequence[Piece], group: list[int]) -> tuple[tuple[int, int]
     return tuple(sorted(Counter(pieces[i].motif for i in group).items()))
 
 
-def _no_repeated_piece(pieces: Sequence[Piece], group: list[int]) -> bool:
-    keys = [(pieces[i].motif, pieces[i].orientation) for i in group]
-    return len(set(keys)) == len(keys)
+def _no_repeat_in_line(pieces: Sequence[Piece], group: list[int]) -> bool:
+    """Whether no piece repeats another (same motif, same orientation) beside or above it:
+    such a translated repeat is a band of blocks. (Diagonal repeats occur within a block: the
+    opposite leaves of a four-leaf block are one leaf in one orientation.)"""
+    for a, b in itertools.combinations(group, 2):
+        first, second = pieces[a], pieces[b]
+        if (first.motif, first.orientation) == (second.motif, second.orientation):
+            (ax, ay, aw, ah), (bx, by, bw, bh) = first.box, second.box
+            side_by_side = min(ay + ah, by + bh) > max(ay, by)
+            stacked = min(ax + aw, bx + bw) > max(ax, bx)
+            if side_by_side or stacked:
+                return False
+    return True
 
 
 def joined_boxes(boxes: Sequence[Box], groups: Sequence[list[int]]) -> list[Box]:

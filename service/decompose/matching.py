@@ -50,8 +50,8 @@ def missed_placements(
     ornament_params: SegmentParams,
     params: MatchParams | None = None,
 ) -> list[Box]:
-    """Boxes where the block of an exemplar (the best impression of a motif on the page)
-    stands but no instance does."""
+    """Where the block of an exemplar (the best impression of a motif on the page) stands but
+    no instance does, or only pieces of it do (see ``pieces_within``)."""
     params = params or MatchParams()
     ornaments, _ = group_ornaments(instances, ornament_params)
     peaks: list[tuple[float, Box]] = []
@@ -60,14 +60,21 @@ def missed_placements(
             region = _grown(ornament, exemplar, ink.shape, params.margin)
             peaks += _peaks(ink, exemplar, region, params)
     taken = list(instances)
-    found = []
+    found: list[Box] = []
     for _, box in sorted(peaks, reverse=True):
         if _frame_ink(ink, box, params.frame) > params.max_frame_ink:
             continue
-        if not _covered(box, taken, params.max_overlap):
-            taken.append(box)
+        others = [t for t in taken if not _piece_of(t, box)]
+        if not _covered(box, others, params.max_overlap):
+            taken = [*others, box]
             found.append(box)
     return found
+
+
+def pieces_within(blocks: list[Box], instances: list[Box]) -> list[Box]:
+    """The ``instances`` that are pieces of one of ``blocks``: well inside it, under half its
+    area (a petal found alone where matching found the whole flower)."""
+    return [box for box in instances if any(_piece_of(box, block) for block in blocks)]
 
 
 def _grown(region: Box, block: Box, shape: tuple[int, ...], margin: float) -> Box:
@@ -181,6 +188,13 @@ def _frame_ink(ink: np.ndarray, box: Box, width: int) -> float:
     inner = ink[max(0, y) : min(ink.shape[0], y + h), max(0, x) : min(ink.shape[1], x + w)]
     ring_area = outer.size - inner.size
     return float(outer.sum() - inner.sum()) / ring_area if ring_area > 0 else 0.0
+
+
+def _piece_of(box: Box, block: Box) -> bool:
+    x, y, w, h = block
+    bx, by, bw, bh = box
+    within = bx >= x - 1 and by >= y - 1 and bx + bw <= x + w + 1 and by + bh <= y + h + 1
+    return within and bw * bh < 0.5 * w * h
 
 
 def _covered(box: Box, taken: list[Box], max_overlap: float) -> bool:

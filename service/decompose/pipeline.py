@@ -14,7 +14,7 @@ from PIL import Image
 from service.decompose.cluster import Clustering, ClusterParams, cluster_views, instance_scores
 from service.decompose.constellations import ConstellationParams, Piece, join_pieces, joined_boxes
 from service.decompose.describe import TEMPLATE_SIZE, Describer, TemplateDescriber, template
-from service.decompose.matching import MatchParams, missed_placements
+from service.decompose.matching import MatchParams, missed_placements, pieces_within
 from service.decompose.repeats import (
     RepeatParams,
     chained_repeats,
@@ -206,8 +206,9 @@ def _completed(
                 best[label] = i
         start += len(page.boxes)
         exemplars = [page.boxes[i] for i in best.values()]
-        missed = _missed(page.page, [page.boxes[i] for i in kept], exemplars, params)
-        completed.append(page.boxes + missed if missed else None)
+        blocks = _missed(page.page, [page.boxes[i] for i in kept], exemplars, params)
+        pieces = set(pieces_within(blocks, [page.boxes[i] for i in kept]))
+        completed.append([b for b in page.boxes if b not in pieces] + blocks if blocks else None)
     return completed
 
 

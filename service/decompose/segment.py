@@ -293,8 +293,12 @@ def _rule_like(boxes: np.ndarray, x_height: float, params: SegmentParams) -> np.
 def _block_shaped(
     boxes: np.ndarray, page_shape: tuple[int, ...], params: SegmentParams
 ) -> np.ndarray:
-    """False for rules, page edges and stains: too elongated or too large to be one block."""
-    return _small_enough(boxes, page_shape, params) & ~_elongated(boxes, params)
+    """False for rules, page edges and stains (too elongated or too large to be one block),
+    and for what the image's edge cuts: a block cut off is no whole impression, and what a
+    crop cuts is mostly half a line of type."""
+    x, y, w, h = boxes.T
+    inside = (x > 0) & (y > 0) & (x + w < page_shape[1]) & (y + h < page_shape[0])
+    return _small_enough(boxes, page_shape, params) & ~_elongated(boxes, params) & inside
 
 
 def group_ornaments(instances: list[Box], params: SegmentParams) -> tuple[list[Box], list[int]]:

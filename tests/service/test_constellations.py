@@ -46,18 +46,13 @@ def test_blocks_that_also_appear_apart_are_not_joined() -> None:
     assert join_pieces(together + apart, PARAMS) == []
 
 
-def _four_leaves(page: int, x: int) -> list[Piece]:
+def _four_leaves(page: int, x: int, turns: list[int] | None = None) -> list[Piece]:
     """One leaf in four orientations, a fifth of its size apart: a four-leaf block."""
-    turns = [
-        Orientation(0, False),
-        Orientation(90, False),
-        Orientation(270, False),
-        Orientation(180, False),
-    ]
+    angles = turns or [0, 90, 270, 180]
     corners = [(x, 0), (x + 48, 0), (x, 48), (x + 48, 48)]
     return [
-        Piece(page, (cx, cy, 40, 40), 7, turn)
-        for (cx, cy), turn in zip(corners, turns, strict=True)
+        Piece(page, (cx, cy, 40, 40), 7, Orientation(angle, False))
+        for (cx, cy), angle in zip(corners, angles, strict=True)
     ]
 
 
@@ -67,6 +62,21 @@ def test_a_block_whose_pieces_stand_apart_is_joined_when_it_recurs() -> None:
     groups = join_pieces(pieces, PARAMS)
 
     assert sorted(sorted(g) for g in groups) == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+def test_a_leaf_repeated_across_the_diagonal_of_a_block_is_still_one_block() -> None:
+    # A half-turn-symmetric leaf: opposite leaves read as one orientation.
+    diagonal = [0, 270, 270, 0]
+    pieces = _four_leaves(0, 0, diagonal) + _four_leaves(1, 300, diagonal)
+
+    assert sorted(sorted(g) for g in join_pieces(pieces, PARAMS)) == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+def test_a_square_of_one_block_repeated_side_by_side_is_not_joined() -> None:
+    side_by_side = [0, 0, 180, 180]
+    pieces = _four_leaves(0, 0, side_by_side) + _four_leaves(1, 300, side_by_side)
+
+    assert join_pieces(pieces, PARAMS) == []
 
 
 def test_a_rosette_set_once_stays_separate_blocks() -> None:

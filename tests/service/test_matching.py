@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from service.decompose.matching import MatchParams, correlation_map, missed_placements
+from service.decompose.matching import (
+    MatchParams,
+    correlation_map,
+    missed_placements,
+    pieces_within,
+)
 from service.decompose.segment import SegmentParams
 
 
@@ -66,3 +71,14 @@ def test_nothing_is_searched_far_from_the_ornaments() -> None:
     found = [(40, 40, 30, 40)]
 
     assert missed_placements(ink, found, found, SegmentParams()) == []
+
+
+def test_a_block_found_only_as_a_piece_is_found_whole_and_the_piece_named() -> None:
+    block = _block()
+    ink = _page([(40, 40, block), (76, 40, block)])
+    segmented = [(40, 40, 30, 40), (94, 48, 8, 8)]  # the second impression: only its dot
+
+    placed = missed_placements(ink, segmented, segmented[:1], SegmentParams())
+
+    assert placed == [(76, 40, 30, 40)]
+    assert pieces_within(placed, segmented) == [(94, 48, 8, 8)]
