@@ -25,6 +25,10 @@ PERMUTE = np.array(
 )
 
 
+#: Instances compared with the known prototypes in one matrix product by the leader pass.
+LEADER_CHUNK = 256
+
+
 @dataclass(frozen=True)
 class ClusterParams:
     # Similarity with a prototype above which an instance belongs to that motif.
@@ -116,15 +120,29 @@ def _assign(views: np.ndarray, prototypes: np.ndarray) -> _Assignment:
 
 
 def _leader_pass(views: np.ndarray, prototypes: np.ndarray, join: float) -> np.ndarray:
-    """Add a prototype for every instance that no existing prototype explains."""
+    """Add a prototype for every instance that no existing prototype explains.
+
+    Instances are taken in order, as a plain loop would, but compared a chunk at a time with
+    the prototypes known when the chunk starts (one matrix product), so that only those
+    prototypes added within the chunk are compared one instance at a time.
+    """
     found = np.zeros((len(prototypes) + len(views), *views.shape[1:]), dtype=np.float32)
     found[: len(prototypes)] = prototypes
     count = len(prototypes)
-    for instance in views:
-        if count and float((instance @ found[:count, 0].T).max()) >= join:
-            continue
-        found[count] = instance  # the instance's own frame is the new prototype's upright
-        count += 1
+    for start in range(0, len(views), LEADER_CHUNK):
+        chunk = views[start : start + LEADER_CHUNK]
+        known = count
+        best = np.full(len(chunk), -np.inf, dtype=np.float32)
+        if known:
+            flat = chunk.reshape(-1, chunk.shape[-1]) @ found[:known, 0].T
+            best = flat.reshape(len(chunk), -1).max(axis=1)
+        for index, instance in enumerate(chunk):
+            if best[index] >= join:
+                continue
+            if count > known and float((instance @ found[known:count, 0].T).max()) >= join:
+                continue
+            found[count] = instance  # the instance's own frame is the new prototype's upright
+            count += 1
     return found[:count]
 
 
@@ -149,13 +167,15 @@ def _merge_alike(prototypes: np.ndarray, merge: float, keep_first: int = 0) -> n
 
     The first ``keep_first`` (a known catalogue's) are always kept.
     """
-    kept: list[np.ndarray] = []
+    kept = np.zeros_like(prototypes)
+    count = 0
     for index, proto in enumerate(prototypes):
-        alike = kept and float((np.asarray(kept) @ proto[0]).max()) >= merge
+        alike = count and float((kept[:count] @ proto[0]).max()) >= merge
         if alike and index >= keep_first:
             continue
-        kept.append(proto)
-    return np.asarray(kept, dtype=np.float32)
+        kept[count] = proto
+        count += 1
+    return kept[:count]
 
 
 def _aligned_template_means(
