@@ -28,8 +28,10 @@ class MatchParams:
     # A placement holds at least this share of the exemplar's ink: correlation ignores
     # contrast, and the faint show-through of the other side of the leaf would match.
     min_ink_share: float = 0.6
-    # Ornaments are searched this many block sizes beyond their edges.
-    margin: float = 1.0
+    # Ornaments are searched this many block sizes beyond their edges, then as many beyond
+    # each block found, for at most ``max_rounds`` rounds.
+    margin: float = 1.5
+    max_rounds: int = 50
     # A placement overlapping an instance by more than this share of the smaller one's area is
     # that instance.
     max_overlap: float = 0.2
@@ -53,21 +55,32 @@ def missed_placements(
     """Where the block of an exemplar (the best impression of a motif on the page) stands but
     no instance does, or only pieces of it do (see ``pieces_within``)."""
     params = params or MatchParams()
-    ornaments, _ = group_ornaments(instances, ornament_params)
-    peaks: list[tuple[float, Box]] = []
-    for exemplar in exemplars:
-        for ornament in ornaments:
-            region = _grown(ornament, exemplar, ink.shape, params.margin)
-            peaks += _peaks(ink, exemplar, region, params)
+    searched, _ = group_ornaments(instances, ornament_params)
     taken = list(instances)
     found: list[Box] = []
-    for _, box in sorted(peaks, reverse=True):
-        if _frame_ink(ink, box, params.frame) > params.max_frame_ink:
-            continue
-        others = [t for t in taken if not _piece_of(t, box)]
-        if not _covered(box, others, params.max_overlap):
-            taken = [*others, box]
-            found.append(box)
+    # Each round searches beside what the last one found: a band whose middle segmentation
+    # missed is followed block by block from its ends.
+    for _ in range(params.max_rounds):
+        peaks = [
+            peak
+            for exemplar in exemplars
+            for area in searched
+            for peak in _peaks(
+                ink, exemplar, _grown(area, exemplar, ink.shape, params.margin), params
+            )
+        ]
+        new: list[Box] = []
+        for _, box in sorted(peaks, reverse=True):
+            if _frame_ink(ink, box, params.frame) > params.max_frame_ink:
+                continue
+            others = [t for t in taken if not _piece_of(t, box)]
+            if not _covered(box, others, params.max_overlap):
+                taken = [*others, box]
+                new.append(box)
+        if not new:
+            break
+        found += new
+        searched = new
     return found
 
 

@@ -220,13 +220,12 @@ def _missed(
         return []
     ink = ink_map(page.pixels)
     _, small, x_height = split_by_size(binarize(ink), params.segment)
-    # Letter-sized exemplars are left out: matched in the body text, they would find letters.
-    # So are specks much smaller than the page's blocks, most of them pieces of a block.
-    least = max(
-        params.segment.min_stroke_block_in_x_heights * x_height,
-        0.5 * float(np.median([max(box[2:]) for box in kept])),
-    )
+    # Exemplars that read as type are left out: matched in the body text, they would find
+    # letters. So are specks much smaller than the page's blocks, most of them pieces of one.
+    least = max(x_height, 0.5 * float(np.median([max(box[2:]) for box in kept])))
     exemplars = [box for box in exemplars if max(box[2:]) >= least]
+    type_like = text_like(ink, exemplars, small, params.text)
+    exemplars = [box for box, is_text in zip(exemplars, type_like, strict=True) if not is_text]
     placed = missed_placements(ink, kept, exemplars, params.segment, params.matching)
     text = text_like(ink, placed, small, params.text)
     return [box for box, is_text in zip(placed, text, strict=True) if not is_text]

@@ -82,3 +82,13 @@ def test_a_block_found_only_as_a_piece_is_found_whole_and_the_piece_named() -> N
 
     assert placed == [(76, 40, 30, 40)]
     assert pieces_within(placed, segmented) == [(94, 48, 8, 8)]
+
+
+def test_a_band_missed_but_for_its_first_block_is_followed_to_its_end() -> None:
+    block = _block()
+    ink = _page([(20 + 36 * i, 40, block) for i in range(10)])
+    found = [(20, 40, 30, 40)]
+
+    placed = missed_placements(ink, found, found, SegmentParams())
+
+    assert sorted(placed) == [(20 + 36 * i, 40, 30, 40) for i in range(1, 10)]

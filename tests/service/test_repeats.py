@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from service.decompose.repeats import periodic_runs
+from service.decompose.repeats import periodic_runs, split_touching
 from service.decompose.segment import component_boxes
 
 X_HEIGHT = 20.0
@@ -50,3 +50,20 @@ def test_a_line_of_text_is_not_a_run_of_sorts() -> None:
     mask = ink > 0.5
 
     assert periodic_runs(ink, mask, component_boxes(mask), X_HEIGHT) == []
+
+
+def test_thin_swashes_set_touching_are_split_one_by_one() -> None:
+    # Twelve swashes 24 x 115 (a fifth as wide as tall), joined by a hairline at mid-height.
+    ink = np.zeros((160, 340), np.float32)
+    for i in range(12):
+        x = 20 + 24 * i
+        ink[20:135, x + 2 : x + 8] = 1.0  # the stem
+        ink[20:28, x + 8 : x + 20] = 1.0  # the head
+        ink[127:135, x : x + 4] = 1.0  # the foot
+    ink[76:78, 20 : 20 + 24 * 12] = 1.0
+    mask = ink > 0.5
+
+    parts = split_touching(ink, mask, (20, 20, 24 * 12, 115))
+
+    assert len(parts) == 12
+    assert all(abs(w - 24) <= 4 and h == 115 for _, _, w, h in parts)
