@@ -65,23 +65,30 @@ def missed_placements(
             peak
             for exemplar in exemplars
             for area in searched
-            for peak in _peaks(
-                ink, exemplar, _grown(area, exemplar, ink.shape, params.margin), params
-            )
+            for peak in _peaks(ink, exemplar, _grown(area, exemplar, ink.shape, params), params)
         ]
-        new: list[Box] = []
-        for _, box in sorted(peaks, reverse=True):
-            if _frame_ink(ink, box, params.frame) > params.max_frame_ink:
-                continue
-            others = [t for t in taken if not _piece_of(t, box)]
-            if not _covered(box, others, params.max_overlap):
-                taken = [*others, box]
-                new.append(box)
+        new, taken = _accepted(ink, peaks, taken, params)
         if not new:
             break
         found += new
         searched = new
     return found
+
+
+def _accepted(
+    ink: np.ndarray, peaks: list[tuple[float, Box]], taken: list[Box], params: MatchParams
+) -> tuple[list[Box], list[Box]]:
+    """The peaks kept, best first, and the boxes taken after them (pieces of a kept block are
+    no longer in the way)."""
+    new: list[Box] = []
+    for _, box in sorted(peaks, reverse=True):
+        if _frame_ink(ink, box, params.frame) > params.max_frame_ink:
+            continue
+        others = [t for t in taken if not _piece_of(t, box)]
+        if not _covered(box, others, params.max_overlap):
+            taken = [*others, box]
+            new.append(box)
+    return new, taken
 
 
 def pieces_within(blocks: list[Box], instances: list[Box]) -> list[Box]:
@@ -90,9 +97,9 @@ def pieces_within(blocks: list[Box], instances: list[Box]) -> list[Box]:
     return [box for box in instances if any(_piece_of(box, block) for block in blocks)]
 
 
-def _grown(region: Box, block: Box, shape: tuple[int, ...], margin: float) -> Box:
+def _grown(region: Box, block: Box, shape: tuple[int, ...], params: MatchParams) -> Box:
     """``region`` grown by ``margin`` block sizes, clipped to the page."""
-    pad = int(margin * max(block[2:]))
+    pad = int(params.margin * max(block[2:]))
     x0, y0 = max(0, region[0] - pad), max(0, region[1] - pad)
     x1 = min(shape[1], region[0] + region[2] + pad)
     y1 = min(shape[0], region[1] + region[3] + pad)
@@ -107,7 +114,7 @@ def _peaks(
     step = max(1, min(w, h) // params.working_side)
     block = _shrunk(ink[y : y + h, x : x + w], step)
     rx, ry, rw, rh = region
-    area = _ShrunkArea(_shrunk(ink[ry : ry + rh, rx : rx + rw], step))
+    area = _SearchArea(_shrunk(ink[ry : ry + rh, rx : rx + rw], step))
     peaks = []
     for view in _distinct_views(block):
         vh, vw = view.shape
@@ -144,7 +151,7 @@ def _distinct_views(block: np.ndarray) -> list[np.ndarray]:
     return views
 
 
-class _ShrunkArea:
+class _SearchArea:
     """A search area with its integral images, shared by every view searched in it."""
 
     def __init__(self, pixels: np.ndarray) -> None:
@@ -165,7 +172,7 @@ class _ShrunkArea:
 def correlation_map(image: np.ndarray, template: np.ndarray) -> np.ndarray:
     """Normalised cross-correlation of ``template`` at every position where it fits in
     ``image`` (top-left corners), in [-1, 1]; flat windows score 0."""
-    return _ShrunkArea(image.astype(np.float64)).correlation(template.astype(np.float64))
+    return _SearchArea(image.astype(np.float64)).correlation(template.astype(np.float64))
 
 
 def _normalised(

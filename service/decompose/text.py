@@ -57,9 +57,7 @@ def text_like(
         window = _line_window(nodes, index, params)
         if len(window) >= params.min_run:
             distinct = _distinct_shapes(ink, [tuple(nodes[i]) for i in window], params.likeness)
-            text[index] = distinct >= params.min_run and distinct >= params.distinct_share * len(
-                window
-            )
+            text[index] = distinct >= max(params.min_run, params.distinct_share * len(window))
     return text
 
 
