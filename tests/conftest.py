@@ -63,9 +63,12 @@ def ornament_page(copies: int = 8, block: Image.Image | None = None) -> Image.Im
     """
     page = Image.new("L", PAGE_SIZE, 255)
     block = block or fleuron()
+    # Ten 40-pixel blocks 56 apart end 4 pixels inside the page: a block cut by the edge of
+    # the image is no whole impression, and the decomposition leaves it out.
+    assert 56 + (copies - 1) * 56 + block.width <= PAGE_SIZE[0], "the band must fit the page"
     for i in range(copies):
         tile = block.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if i % 2 else block
-        page.paste(tile, (60 + i * 56, 80))
+        page.paste(tile, (56 + i * 56, 80))
     draw = ImageDraw.Draw(page)
     rng = random.Random(1)  # the same "text" on every run
     for row in range(12):

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage, signal
+from scipy import fft, ndimage
 
 from service.decompose.segment import Box, SegmentParams, group_ornaments
 from service.dihedral import ALL_ORIENTATIONS, orient
@@ -182,12 +182,27 @@ def _normalised(
     norm = float(np.sqrt((centred**2).sum()))
     if norm == 0:
         return np.zeros(sums.shape, np.float32)
-    numerator = signal.fftconvolve(image, centred[::-1, ::-1], mode="valid")
+    numerator = _correlate_valid(image, centred)
     variance = np.maximum(squares - sums * sums / template.size, 0)
     denominator = np.sqrt(variance) * norm
     with np.errstate(divide="ignore", invalid="ignore"):
         score = np.where(denominator > 1e-6, numerator / denominator, 0.0)
     return score.astype(np.float32)
+
+
+def _correlate_valid(image: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """Sum of image x template at every position where the template fits, by FFT.
+
+    (scipy.fft rather than scipy.signal, whose import fails in a process that blocks torch,
+    as the service must run without it.)
+    """
+    th, tw = template.shape
+    shape = [
+        fft.next_fast_len(n + t - 1, real=True) for n, t in zip(image.shape, (th, tw), strict=True)
+    ]
+    spectrum = fft.rfft2(image, shape) * fft.rfft2(template[::-1, ::-1], shape)
+    full = fft.irfft2(spectrum, shape)
+    return full[th - 1 : image.shape[0], tw - 1 : image.shape[1]]
 
 
 def _integral(image: np.ndarray) -> np.ndarray:

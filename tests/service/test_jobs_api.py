@@ -83,11 +83,11 @@ def test_boxes_are_scaled_from_image_pixels_to_the_canvas(
     boxes = sorted(
         tuple(int(v) for v in a["target"].split("=")[1].split(",")) for a in page["items"]
     )
-    # ornament_page() pastes 40-pixel fleurons at x = 60 + 56 i, y = 80 in 600 x 800 pixels;
+    # ornament_page() pastes 40-pixel fleurons at x = 56 + 56 i, y = 80 in 600 x 800 pixels;
     # their ink starts 4 pixels in. The canvas is twice the image.
     assert len(boxes) == 8
     for i, (x, y, w, h) in enumerate(boxes):
-        assert abs(x - CANVAS_SCALE * (60 + 56 * i + 4)) <= 6
+        assert abs(x - CANVAS_SCALE * (56 + 56 * i + 4)) <= 6
         assert abs(y - CANVAS_SCALE * (80 + 4)) <= 6
         assert 56 <= w <= 72 and 56 <= h <= 72
 
@@ -355,7 +355,7 @@ def test_decompose_an_uploaded_image(client: Any) -> None:
     (page,) = response.json["pages"]
     assert (page["width"], page["height"]) == PAGE_SIZE  # the upload's frame, not the analysis'
     xs = sorted(i["bbox"][0] for i in page["instances"])
-    assert len(xs) == 8 and abs(xs[0] - 64) <= 3
+    assert len(xs) == 8 and abs(xs[0] - 60) <= 3
     bad = client.post("/api/decompose", data=b"not an image")
     assert bad.status_code == 400 and bad.json["error"]["code"] == "not_an_image"
     assert client.post("/api/decompose").json["error"]["code"] == "missing_image"
