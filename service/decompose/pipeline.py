@@ -196,20 +196,28 @@ def _completed(
     where matching adds nothing)."""
     scores = instance_scores(found.clustering)
     completed: list[list[Box] | None] = []
-    start = 0
-    for page in findings:
-        kept = [i for i in range(len(page.boxes)) if found.kept[start + i]]
+    for page, (start, kept) in zip(findings, _kept_per_page(findings, found), strict=True):
         best: dict[int, int] = {}
         for i in kept:
             label = int(found.clustering.labels[start + i])
             if label not in best or scores[start + i] > scores[start + best[label]]:
                 best[label] = i
-        start += len(page.boxes)
         exemplars = [page.boxes[i] for i in best.values()]
-        blocks = _missed(page.page, [page.boxes[i] for i in kept], exemplars, params)
-        pieces = set(pieces_within(blocks, [page.boxes[i] for i in kept]))
+        kept_boxes = [page.boxes[i] for i in kept]
+        blocks = _missed(page.page, kept_boxes, exemplars, params)
+        pieces = set(pieces_within(blocks, kept_boxes))
         completed.append([b for b in page.boxes if b not in pieces] + blocks if blocks else None)
     return completed
+
+
+def _kept_per_page(findings: list[PageFindings], found: Discovery) -> list[tuple[int, list[int]]]:
+    """Per page, the index of its first instance in ``found`` and its kept instances' indices
+    on the page."""
+    starts = np.cumsum([0, *(len(page.boxes) for page in findings)])[:-1]
+    return [
+        (int(start), [i for i in range(len(page.boxes)) if found.kept[start + i]])
+        for start, page in zip(starts, findings, strict=True)
+    ]
 
 
 def _missed(
@@ -315,15 +323,12 @@ def _piece_groups(
 ) -> list[list[list[int]]]:
     """Per page, groups of box indices that are pieces of one block (see ``constellations``)."""
     pieces, where = [], []
-    start = 0
-    for page, found in enumerate(findings):
-        for local, box in enumerate(found.boxes):
-            if first.kept[start + local]:
-                label = int(first.clustering.labels[start + local])
-                orientation = first.clustering.orientations[start + local]
-                pieces.append(Piece(page, box, label, orientation))
-                where.append(local)
-        start += len(found.boxes)
+    for page, (start, kept) in enumerate(_kept_per_page(findings, first)):
+        for local in kept:
+            label = int(first.clustering.labels[start + local])
+            orientation = first.clustering.orientations[start + local]
+            pieces.append(Piece(page, findings[page].boxes[local], label, orientation))
+            where.append(local)
     groups: list[list[list[int]]] = [[] for _ in findings]
     for group in join_pieces(pieces, params):
         groups[pieces[group[0]].page].append([where[i] for i in group])
