@@ -27,6 +27,10 @@ class RepeatParams:
     likeness: float = 0.92
     # A chain needs this many alike members before its members count as vignettes.
     min_chain: int = 4
+    # A close-set group of this many members or more that repeats at most ``max_designs``
+    # shapes is an ornament, even when no two neighbours are alike.
+    min_pattern: int = 6
+    max_designs: int = 3
     # Small pieces closer than this many x-heights form one run (sorts set almost touching,
     # each cut as several strokes); word spaces are wider.
     run_gap_in_x_heights: float = 0.3
@@ -35,7 +39,9 @@ class RepeatParams:
 def chained_repeats(
     ink: np.ndarray, boxes: np.ndarray, x_height: float, params: RepeatParams | None = None
 ) -> list[Box]:
-    """The boxes among ``boxes`` that belong to a chain of alike neighbours."""
+    """The boxes among ``boxes`` set as vignettes: members of a chain of alike neighbours, or
+    of a close-set group that repeats a few designs (a grid alternating two sorts, where no
+    two neighbours are alike)."""
     params = params or RepeatParams()
     size = boxes[:, 2:].max(axis=1) if len(boxes) else np.zeros(0)
     candidates = boxes[size >= params.min_size_in_x_heights * x_height]
@@ -47,11 +53,50 @@ def chained_repeats(
     views = dihedral_views(np.stack([template(ink, box) for box in as_boxes(candidates)]))
     likeness = np.einsum("pvd,pd->pv", views[first], views[second, 0]).max(axis=1)
     alike = likeness >= params.likeness
-    n = len(candidates)
-    graph = coo_matrix((np.ones(alike.sum()), (first[alike], second[alike])), shape=(n, n))
-    _, chain = connected_components(graph, directed=False)
-    chain_size = np.bincount(chain)[chain]
-    return as_boxes(candidates[chain_size >= params.min_chain])
+    chained = _in_groups_of(first[alike], second[alike], len(candidates), params.min_chain)
+    patterned = _patterned(candidates, views, first, second, params)
+    return as_boxes(candidates[chained | patterned])
+
+
+def _in_groups_of(first: np.ndarray, second: np.ndarray, count: int, least: int) -> np.ndarray:
+    """Mask of the nodes whose group (connected by the pairs) has at least ``least`` members."""
+    graph = coo_matrix((np.ones(len(first)), (first, second)), shape=(count, count))
+    _, group = connected_components(graph, directed=False)
+    return np.bincount(group)[group] >= least
+
+
+def _patterned(
+    boxes: np.ndarray, views: np.ndarray, first: np.ndarray, second: np.ndarray,
+    params: RepeatParams,
+) -> np.ndarray:
+    """Mask of the candidates in close-set groups made of at most ``max_designs`` shapes, each
+    set at least twice, whose members stand in rows or columns of three or more (a grid or a
+    band, not the spokes of one flower), at least ``min_pattern`` of them. A close-set line of
+    type holds many more different letters."""
+    count = len(views)
+    graph = coo_matrix((np.ones(len(first)), (first, second)), shape=(count, count))
+    _, group = connected_components(graph, directed=False)
+    found = np.zeros(count, dtype=bool)
+    for label in np.flatnonzero(np.bincount(group) >= params.min_pattern):
+        members = np.flatnonzero(group == label)
+        similarity = np.einsum("avd,bd->abv", views[members], views[members, 0]).max(axis=2)
+        designs, design = connected_components(
+            np.maximum(similarity, similarity.T) >= params.likeness, directed=False
+        )
+        if designs > params.max_designs or np.bincount(design).min() < 2:
+            continue
+        lined = members[_in_lines_of_three(boxes[members])]
+        if len(lined) >= params.min_pattern:
+            found[lined] = True
+    return found
+
+
+def _in_lines_of_three(boxes: np.ndarray) -> np.ndarray:
+    """Mask of the boxes whose centre is level, across or down, with two others' or more."""
+    centre = boxes[:, :2] + boxes[:, 2:] / 2
+    tolerance = 0.25 * boxes[:, 2:].min(axis=1)
+    level = np.abs(centre[:, None, :] - centre[None, :, :]) <= tolerance[:, None, None]
+    return (level.sum(axis=1) >= 3).any(axis=1)
 
 
 def periodic_runs(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from service.decompose.repeats import periodic_runs, split_touching
+from service.decompose.repeats import chained_repeats, periodic_runs, split_touching
 from service.decompose.segment import component_boxes
 
 X_HEIGHT = 20.0
@@ -67,3 +67,45 @@ def test_thin_swashes_set_touching_are_split_one_by_one() -> None:
 
     assert len(parts) == 12
     assert all(abs(w - 24) <= 4 and h == 115 for _, _, w, h in parts)
+
+
+def _triangle(ink: np.ndarray, x: int, y: int, size: int = 24) -> None:
+    for row in range(size):
+        ink[y + row, x : x + row + 1] = 1.0
+
+
+def _ring(ink: np.ndarray, x: int, y: int, size: int = 24) -> None:
+    ink[y : y + size, x : x + size] = 1.0
+    ink[y + 6 : y + size - 6, x + 6 : x + size - 6] = 0.0
+
+
+def test_a_grid_alternating_two_sorts_is_found_though_no_neighbours_are_alike() -> None:
+    # Columns of three, triangles and rings in turn: along a row no neighbours are alike, and
+    # a column is too short to be a chain.
+    ink = np.zeros((160, 320), np.float32)
+    corners = [(20 + 34 * col, 20 + 34 * row) for row in range(3) for col in range(8)]
+    for col, (x, y) in enumerate(corners):
+        (_triangle if col % 2 == 0 else _ring)(ink, x, y)
+
+    found = chained_repeats(ink, component_boxes(ink > 0.5), X_HEIGHT)
+
+    assert sorted((x, y) for x, y, _, _ in found) == sorted(corners)
+
+
+def test_the_spokes_of_one_flower_are_not_a_grid() -> None:
+    # Eight spokes round a centre, each within reach of the next: three designs (an upright
+    # bar, a lying hollow bar, a diagonal stroke) set at least twice each and no two alike
+    # neighbours, but no row or column of three.
+    ink = np.zeros((160, 160), np.float32)
+    for dy in (-30, 30):
+        ink[80 + dy - 14 : 80 + dy + 14, 76:84] = 1.0
+    for dx in (-30, 30):
+        ink[74:86, 80 + dx - 14 : 80 + dx + 14] = 1.0
+        ink[77:83, 80 + dx - 11 : 80 + dx + 11] = 0.0
+    for dx, dy in [(-22, -22), (22, -22), (-22, 22), (22, 22)]:
+        x, y = 80 + dx, 80 + dy
+        ink[y - 12 : y + 12, x - 12 : x + 12] = np.eye(24) if dx * dy > 0 else np.eye(24)[::-1]
+    ink[74:86, 74:86] = 1.0
+    spokes = component_boxes(ink > 0.5)
+
+    assert chained_repeats(ink, spokes, X_HEIGHT) == []
