@@ -7,6 +7,7 @@ along a line, while adjacent letters of a text rarely repeat three times over.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,9 @@ class RepeatParams:
     # Small pieces closer than this many x-heights form one run (sorts set almost touching,
     # each cut as several strokes); word spaces are wider.
     run_gap_in_x_heights: float = 0.3
+    # A run of touching blocks this many x-heights broad, or more, is no word: it may be cut
+    # though it also holds a part of something else.
+    partial_run_breadth_in_x_heights: float = 2.0
 
 
 def chained_repeats(
@@ -66,7 +70,10 @@ def _in_groups_of(first: np.ndarray, second: np.ndarray, count: int, least: int)
 
 
 def _patterned(
-    boxes: np.ndarray, views: np.ndarray, first: np.ndarray, second: np.ndarray,
+    boxes: np.ndarray,
+    views: np.ndarray,
+    first: np.ndarray,
+    second: np.ndarray,
     params: RepeatParams,
 ) -> np.ndarray:
     """Mask of the candidates in close-set groups made of at most ``max_designs`` shapes, each
@@ -122,7 +129,8 @@ def periodic_runs(
     for x, y, w, h in union_boxes(strokes, groups):
         if max(w, h) < params.min_chain * min(w, h) or min(w, h) < 0.5 * x_height:
             continue
-        parts = split_touching(ink, mask, (x, y, w, h))
+        partial_from = params.partial_run_breadth_in_x_heights * x_height
+        parts = split_touching(ink, mask, (x, y, w, h), partial_from=partial_from)
         if len(parts) >= params.min_chain and _alike(ink, parts, params.likeness):
             found += parts
     return found
@@ -157,12 +165,20 @@ def _neighbour_pairs(boxes: np.ndarray, gap_fraction: float) -> tuple[np.ndarray
     return first, second
 
 
-def split_touching(ink: np.ndarray, mask: np.ndarray, box: Box, min_peak: float = 0.5) -> list[Box]:
+def split_touching(
+    ink: np.ndarray,
+    mask: np.ndarray,
+    box: Box,
+    min_peak: float = 0.5,
+    partial_from: float | None = None,
+) -> list[Box]:
     """Split a run of touching blocks (a band set without spacing) into its blocks.
 
     A run of n identical blocks makes the ink profile along its long axis periodic; when the
     period divides the run's length about n times, the run is cut there and each part is
-    trimmed to its own ink. Anything that is not periodic is returned whole.
+    trimmed to its own ink. A run that also holds a part of something else (the corner
+    block of a frame, a broken sort) is cut where the profile is lowest, a period apart, and
+    kept when its whole periods look alike. Anything that is not periodic is returned whole.
     """
     x, y, w, h = box
     horizontal = w >= h
@@ -177,12 +193,40 @@ def split_touching(ink: np.ndarray, mask: np.ndarray, box: Box, min_peak: float 
     if period is None or round(length / period) < 2:
         return [box]
     count = round(length / period)
-    if abs(length / period - count) > 0.2:
+    if abs(length / period - count) <= 0.2:
+        cuts = [round(i * length / count) for i in range(count + 1)]
+        return _cut(mask, box, cuts)
+    if partial_from is None or breadth < partial_from:
         return [box]
+    cuts = _lowest_cuts(profile, period)
+    # Touching blocks meet by hairlines: cuts through the body of one long block are not low.
+    inner = [cut for cut in cuts if 0 < cut < len(profile)]
+    if profile[inner].mean() > 0.5 * profile.mean():
+        return [box]
+    parts = _cut(mask, box, cuts)
+    return parts if len(parts) >= 3 and _alike(ink, parts, RepeatParams().likeness) else [box]
+
+
+def _lowest_cuts(profile: np.ndarray, period: float) -> list[int]:
+    """Cut positions a period apart, at the phase where the profile is lowest. An end
+    shorter than 0.8 of a period is a part of something else and is left out."""
+    step = int(round(period))
+    whole = len(profile) // step
+    phase = int(np.argmin([profile[start::step][:whole].sum() for start in range(step)]))
+    cuts = list(range(phase, len(profile), step))
+    if phase >= 0.8 * step:
+        cuts.insert(0, 0)
+    if len(profile) - cuts[-1] >= 0.8 * step:
+        cuts.append(len(profile))
+    return cuts
+
+
+def _cut(mask: np.ndarray, box: Box, cuts: list[int]) -> list[Box]:
+    """The parts of ``box`` between consecutive ``cuts`` along its long axis, trimmed."""
+    x, y, w, h = box
     parts = []
-    for i in range(count):
-        start, stop = round(i * length / count), round((i + 1) * length / count)
-        part = (x + start, y, stop - start, h) if horizontal else (x, y + start, w, stop - start)
+    for start, stop in itertools.pairwise(cuts):
+        part = (x + start, y, stop - start, h) if w >= h else (x, y + start, w, stop - start)
         parts.append(_trim(mask, part))
     return [p for p in parts if p is not None]
 

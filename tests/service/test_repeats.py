@@ -69,6 +69,48 @@ def test_thin_swashes_set_touching_are_split_one_by_one() -> None:
     assert all(abs(w - 24) <= 4 and h == 115 for _, _, w, h in parts)
 
 
+def _band_ending_in_half_a_corner() -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Ten 30 x 80 blocks (a ring and a bar) joined by a hairline, then 17 px of a corner
+    block touching the last: the run is 10.6 periods long."""
+    ink = np.zeros((120, 360), np.float32)
+    for i in range(10):
+        x = 10 + 30 * i
+        ink[20:100, x + 3 : x + 27] = 1.0
+        ink[30:90, x + 8 : x + 22] = 0.0
+        ink[55:65, x + 12 : x + 18] = 1.0
+    ink[59:61, 10:327] = 1.0
+    ink[20:100, 310:327] = 1.0
+    return ink, (10, 20, 317, 80)
+
+
+def test_a_band_holding_part_of_a_corner_block_is_cut_into_its_whole_blocks() -> None:
+    ink, run = _band_ending_in_half_a_corner()
+
+    parts = split_touching(ink, ink > 0.5, run, partial_from=40)
+
+    # Each part runs from hairline to hairline; the corner's 17 px are no part.
+    assert sorted(parts) == [(10 + 30 * i, 20, 30, 80) for i in range(10)]
+
+
+def test_a_run_narrower_than_partial_from_is_cut_only_into_whole_periods() -> None:
+    # Touching letters of a word make alike stems: a run this narrow stays whole.
+    ink, run = _band_ending_in_half_a_corner()
+
+    assert split_touching(ink, ink > 0.5, run, partial_from=100) == [run]
+
+
+def test_one_long_block_of_parallel_strokes_is_not_cut() -> None:
+    # A long engraved rule of slanted hatching: periodic, but every cut would go through ink.
+    ink = np.zeros((100, 400), np.float32)
+    ink[20:80, 10:390] = 0.6
+    for x in range(10, 380, 23):
+        for row in range(60):
+            ink[20 + row, x + row // 4 : x + row // 4 + 8] = 1.0
+    run = (10, 20, 380, 60)
+
+    assert split_touching(ink, ink > 0.5, run, partial_from=40) == [run]
+
+
 def _triangle(ink: np.ndarray, x: int, y: int, size: int = 24) -> None:
     for row in range(size):
         ink[y + row, x : x + row + 1] = 1.0
