@@ -153,10 +153,16 @@ def _aligned_means(
 
     Prototypes without members are dropped, except the first ``keep_first`` (known ones).
     """
-    aligned = views[np.arange(len(views))[:, None], PERMUTE[found.views]]  # (N, 8, D)
+    # Members grouped by prototype (a stable sort keeps their order), then summed a group at
+    # a time: far faster than an unbuffered np.add.at, and the same sums.
+    order = np.argsort(found.labels, kind="stable")
+    aligned = views[order[:, None], PERMUTE[found.views[order]]]  # (N, 8, D)
+    counts = np.bincount(found.labels, minlength=k)
     sums = np.zeros((k, *views.shape[1:]))
-    np.add.at(sums, found.labels, aligned)
-    keep = np.bincount(found.labels, minlength=k) > 0
+    if len(order):
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[counts > 0]
+        sums[counts > 0] = np.add.reduceat(aligned, starts, axis=0, dtype=np.float64)
+    keep = counts > 0
     keep[:keep_first] = True
     norms = np.maximum(np.linalg.norm(sums[keep], axis=2, keepdims=True), 1e-12)
     return (sums[keep] / norms).astype(np.float32)

@@ -122,8 +122,10 @@ def _peaks(
             continue
         score = area.correlation(view)
         strong = area.window_sums(vh, vw) >= params.min_ink_share * float(view.sum())
-        local_max = score == ndimage.maximum_filter(score, size=(max(1, vh // 2), max(1, vw // 2)))
-        hits = local_max & strong & (score >= params.min_correlation)
+        hits = strong & (score >= params.min_correlation)
+        if not hits.any():  # most searches find nothing: spare them the maximum filter
+            continue
+        hits &= score == ndimage.maximum_filter(score, size=(max(1, vh // 2), max(1, vw // 2)))
         # Boxes keep the exemplar's exact size (w x h, turned with the view).
         size = (w, h) if (vw >= vh) == (w >= h) else (h, w)
         for py, px in zip(*np.nonzero(hits), strict=True):
@@ -158,6 +160,9 @@ class _SearchArea:
         self.pixels = pixels
         self._integral = _integral(pixels)
         self._integral_of_squares = _integral(pixels * pixels)
+        # The area's spectrum per padded size: views of one shape (a block and its half
+        # turn, mirrored or not) share it.
+        self._spectra: dict[tuple[int, int], np.ndarray] = {}
 
     def window_sums(self, th: int, tw: int) -> np.ndarray:
         return _window_sums(self._integral, th, tw)
@@ -166,7 +171,12 @@ class _SearchArea:
         th, tw = template.shape
         sums = self.window_sums(th, tw)
         squares = _window_sums(self._integral_of_squares, th, tw)
-        return _normalised(self.pixels, template, sums, squares)
+        return _normalised(self, template, sums, squares)
+
+    def spectrum(self, shape: tuple[int, int]) -> np.ndarray:
+        if shape not in self._spectra:
+            self._spectra[shape] = fft.rfft2(self.pixels, shape)
+        return self._spectra[shape]
 
 
 def correlation_map(image: np.ndarray, template: np.ndarray) -> np.ndarray:
@@ -176,13 +186,13 @@ def correlation_map(image: np.ndarray, template: np.ndarray) -> np.ndarray:
 
 
 def _normalised(
-    image: np.ndarray, template: np.ndarray, sums: np.ndarray, squares: np.ndarray
+    area: _SearchArea, template: np.ndarray, sums: np.ndarray, squares: np.ndarray
 ) -> np.ndarray:
     centred = template - template.mean()
     norm = float(np.sqrt((centred**2).sum()))
     if norm == 0:
         return np.zeros(sums.shape, np.float32)
-    numerator = _correlate_valid(image, centred)
+    numerator = _correlate_valid(area, centred)
     variance = np.maximum(squares - sums * sums / template.size, 0)
     denominator = np.sqrt(variance) * norm
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -190,19 +200,21 @@ def _normalised(
     return score.astype(np.float32)
 
 
-def _correlate_valid(image: np.ndarray, template: np.ndarray) -> np.ndarray:
-    """Sum of image x template at every position where the template fits, by FFT.
+def _correlate_valid(area: _SearchArea, template: np.ndarray) -> np.ndarray:
+    """Sum of the area's pixels x template at every position where the template fits, by FFT.
 
     (scipy.fft rather than scipy.signal, whose import fails in a process that blocks torch,
     as the service must run without it.)
     """
     th, tw = template.shape
-    shape = [
-        fft.next_fast_len(n + t - 1, real=True) for n, t in zip(image.shape, (th, tw), strict=True)
-    ]
-    spectrum = fft.rfft2(image, shape) * fft.rfft2(template[::-1, ::-1], shape)
+    height, width = area.pixels.shape
+    shape = (
+        fft.next_fast_len(height + th - 1, real=True),
+        fft.next_fast_len(width + tw - 1, real=True),
+    )
+    spectrum = area.spectrum(shape) * fft.rfft2(template[::-1, ::-1], shape)
     full = fft.irfft2(spectrum, shape)
-    return full[th - 1 : image.shape[0], tw - 1 : image.shape[1]]
+    return full[th - 1 : height, tw - 1 : width]
 
 
 def _integral(image: np.ndarray) -> np.ndarray:

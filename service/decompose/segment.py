@@ -65,8 +65,10 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
 
 def otsu_threshold(values: np.ndarray) -> float:
     """Otsu's threshold on values in [0, 1]."""
-    hist, edges = np.histogram(values, bins=256, range=(0.0, 1.0))
-    hist = hist.astype(np.float64)
+    # A bincount of the bin indices: what np.histogram does for values in [0, 1], faster.
+    bins = np.minimum((np.clip(values, 0.0, 1.0) * 256).astype(np.int64), 255)
+    hist = np.bincount(bins.ravel(), minlength=256).astype(np.float64)
+    edges = np.linspace(0.0, 1.0, 257)
     weight_low = np.cumsum(hist)
     weight_high = weight_low[-1] - weight_low
     centres = (edges[:-1] + edges[1:]) / 2
