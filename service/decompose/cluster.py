@@ -5,7 +5,9 @@ Each instance comes as its eight dihedral views (template pixels or learned embe
 works: an embedding, unlike a template, cannot be turned after the fact. The number of motifs
 is unknown, so clustering is threshold-based: a leader pass proposes motifs, then a few rounds
 of aligned averaging and reassignment refine them (a dihedral k-means whose k follows the
-data), and motifs that turn out alike are merged.
+data), and motifs that turn out alike are merged. Last, each motif may be split in two where
+finer crops of its members, turned upright, fall into two clearly different shapes: two
+flowers of six and eight petals look alike at the descriptor's scale, not at twice it.
 """
 
 from __future__ import annotations
@@ -13,9 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 from scipy.cluster.hierarchy import fcluster, linkage
 
-from service.dihedral import ALL_ORIENTATIONS, Orientation, compose, inverse, orient
+from service.dihedral import (
+    ALL_ORIENTATIONS,
+    Orientation,
+    all_orientations,
+    compose,
+    inverse,
+    orient,
+)
 
 #: PERMUTE[v, o]: the view of an instance that shows its prototype in orientation ``o`` when its
 #: view ``v`` shows the prototype upright (orient(x, O_v) = P, so orient(P, O_o) is
@@ -38,6 +48,15 @@ class ClusterParams:
     # Prototypes whose similarity exceeds this share a parent group in the hierarchy.
     group: float = 0.45
     rounds: int = 4
+    # A motif is split in two when the halves' fine prototypes (any orientation) are less
+    # alike than ``split_below`` and than their members are to them, less ``split_margin``
+    # (worn and fresh impressions of one block differ less than that), and each half holds
+    # ``min_split`` members or more.
+    split_below: float = 0.85
+    split_margin: float = 0.15
+    min_split: int = 3
+    # Blur of the fine crops, in pixels.
+    split_blur: float = 0.5
 
 
 @dataclass
@@ -63,11 +82,13 @@ def cluster_views(
     views: np.ndarray,
     params: ClusterParams | None = None,
     known: np.ndarray | None = None,
+    fine: np.ndarray | None = None,
 ) -> Clustering:
     """Cluster instances given their (N, S, S) ``templates`` and (N, 8, D) unit ``views``.
 
     ``known`` (K, 8, D) are the prototypes of an existing catalogue: they stay as they are,
     instances are assigned to them first, and only what fits none of them makes new motifs.
+    ``fine`` (N, F, F) crops, larger than the templates, let new motifs be split in two.
     """
     params = params or ClusterParams()
     fixed = np.zeros((0, *views.shape[1:]), np.float32) if known is None else known
@@ -86,6 +107,8 @@ def cluster_views(
         orphans = _assign(views, prototypes).similarity < params.join
         prototypes = _leader_pass(views[orphans], prototypes, params.join)
     found = _assign(views, prototypes)
+    if fine is not None:
+        found, prototypes = _split_mixed(views, fine, found, prototypes, len(fixed), params)
     used, labels = np.unique(found.labels, return_inverse=True)
     return Clustering(
         labels=labels,
@@ -117,6 +140,68 @@ def _assign(views: np.ndarray, prototypes: np.ndarray) -> _Assignment:
     flat = scores.reshape(len(views), -1).argmax(axis=1)
     labels, view = np.divmod(flat, len(ALL_ORIENTATIONS))
     return _Assignment(labels, view, scores[np.arange(len(views)), labels, view])
+
+
+def _split_mixed(
+    views: np.ndarray,
+    fine: np.ndarray,
+    found: _Assignment,
+    prototypes: np.ndarray,
+    keep_first: int,
+    params: ClusterParams,
+) -> tuple[_Assignment, np.ndarray]:
+    """Split each new motif whose members' fine crops fall into two different shapes; return
+    the assignment and the prototypes after the splits (a split's second half is appended)."""
+    labels, similarity = found.labels.copy(), found.similarity.copy()
+    added = []
+    for motif in range(keep_first, len(prototypes)):
+        members = np.flatnonzero(found.labels == motif)
+        if len(members) < 2 * params.min_split:
+            continue
+        upright = all_orientations(fine[members])[np.arange(len(members)), found.views[members]]
+        half = _second_half(upright.astype(np.float32), params)
+        if half is None:
+            continue
+        halves = _Assignment(half.astype(np.int64), found.views[members], similarity[members])
+        means = _aligned_means(views[members], halves, 2)
+        prototypes[motif] = means[0]
+        added.append(means[1])
+        labels[members[half]] = len(prototypes) + len(added) - 1
+        shown = views[members, found.views[members]]
+        similarity[members] = np.einsum("nd,nd->n", shown, means[half.astype(np.int64), 0])
+    if not added:
+        return found, prototypes
+    return _Assignment(labels, found.views, similarity), np.concatenate([prototypes, added])
+
+
+def _second_half(upright: np.ndarray, params: ClusterParams) -> np.ndarray | None:
+    """Mask of the members forming the second of two clearly different shapes, or None.
+
+    Two-means on the blurred, normalised crops, seeded with the two least alike members."""
+    blurred = ndimage.gaussian_filter(upright, (0, params.split_blur, params.split_blur))
+    crops = _unit_rows(blurred.reshape(len(upright), -1))
+    likeness = crops @ crops.T
+    first, second = np.unravel_index(np.argmin(likeness), likeness.shape)
+    centres = crops[[first, second]]
+    for _ in range(10):
+        half = np.argmax(crops @ centres.T, axis=1)
+        if half.min() == half.max():
+            return None
+        centres = _unit_rows(np.stack([crops[half == j].mean(axis=0) for j in (0, 1)]))
+    if np.bincount(half, minlength=2).min() < params.min_split:
+        return None
+    within = float((crops @ centres.T)[np.arange(len(crops)), half].mean())
+    side = upright.shape[-1]
+    turned = _unit_rows(all_orientations(centres[:1].reshape(1, side, side)).reshape(8, -1))
+    between = float((turned @ centres[1]).max())
+    if between >= min(params.split_below, within - params.split_margin):
+        return None
+    return half == 1
+
+
+def _unit_rows(rows: np.ndarray) -> np.ndarray:
+    centred = rows - rows.mean(axis=1, keepdims=True)
+    return centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-6)
 
 
 def _leader_pass(views: np.ndarray, prototypes: np.ndarray, join: float) -> np.ndarray:

@@ -39,6 +39,8 @@ from service.decomposition import Box, Decomposition, Instance, Motif, Ornament,
 #: Pages whose instances are described in one call, so that a model bundle runs on batches of
 #: a few hundred crops (times eight orientations) rather than one page's few dozen.
 DESCRIBE_BATCH_PAGES = 8
+#: Side of the finer crops that tell apart motifs alike at the template's size.
+FINE_SIZE = 2 * TEMPLATE_SIZE
 T = TypeVar("T")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 
@@ -69,6 +71,7 @@ class PageFindings:
     boxes: list[Box]
     templates: np.ndarray  # (N, S, S) for prototype images
     views: np.ndarray  # (N, 8, D) for comparing instances
+    fine: np.ndarray  # (N, F, F) uint8 crops twice the templates' size, for splitting motifs
     details: np.ndarray | None = None  # (N, s, s) uint8 larger crops, kept for a catalogue
 
 
@@ -304,21 +307,26 @@ def _describe(
 ) -> list[PageFindings]:
     """Describe the instances of several pages in one call: a model bundle gets one batch."""
     templates = [_crops(found.ink, found.boxes, TEMPLATE_SIZE) for found in located]
-    crops = templates
-    if describer.size != TEMPLATE_SIZE:
+    fine = [_crops(found.ink, found.boxes, FINE_SIZE) for found in located]
+    crops = {TEMPLATE_SIZE: templates, FINE_SIZE: fine}.get(describer.size)
+    if crops is None:
         crops = [_crops(found.ink, found.boxes, describer.size) for found in located]
     views = describer.views(np.concatenate([_no_crops(describer.size), *crops]))
     per_page = np.split(views, np.cumsum([len(c) for c in crops])[:-1])
     return [
-        PageFindings(found.page, found.boxes, t, v, _details(found, detail_size))
-        for found, t, v in zip(located, templates, per_page, strict=True)
+        PageFindings(found.page, found.boxes, t, v, _as_bytes(f), _details(found, detail_size))
+        for found, t, v, f in zip(located, templates, per_page, fine, strict=True)
     ]
+
+
+def _as_bytes(crops: np.ndarray) -> np.ndarray:
+    return (np.clip(crops, 0, 1) * 255).astype(np.uint8)
 
 
 def _details(found: _Located, detail_size: int | None) -> np.ndarray | None:
     if not detail_size:
         return None
-    return (np.clip(_crops(found.ink, found.boxes, detail_size), 0, 1) * 255).astype(np.uint8)
+    return _as_bytes(_crops(found.ink, found.boxes, detail_size))
 
 
 def _piece_groups(
@@ -366,8 +374,11 @@ def assemble(
     empty = np.zeros((0, TEMPLATE_SIZE, TEMPLATE_SIZE), np.float32)
     templates = np.concatenate([empty, *(f.templates for f in findings)])
     views = np.concatenate([f.views for f in findings]) if findings else empty[:, None]
+    fine = np.concatenate(
+        [np.zeros((0, FINE_SIZE, FINE_SIZE), np.uint8), *(f.fine for f in findings)]
+    )
     clustering = cluster_views(
-        templates, views, params.cluster, None if known is None else known.views
+        templates, views, params.cluster, None if known is None else known.views, fine
     )
     scores = instance_scores(clustering)
     # An impression of a catalogued block needs no second one on these pages to be trusted.

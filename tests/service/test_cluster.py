@@ -48,3 +48,42 @@ def test_a_prototype_view_set_is_a_permutation_of_its_instance_views():
     for v, orientation in enumerate(ALL_ORIENTATIONS):
         prototype_views = dihedral_views(orient(x, orientation)[None], blur=0)[0]
         np.testing.assert_allclose(views[PERMUTE[v]], prototype_views, atol=1e-6)
+
+
+def _flower(petals: int, seed: int) -> np.ndarray:
+    """A 64 px flower of ``petals`` petals, lightly worn (random specks of ink lost)."""
+    y, x = np.mgrid[-32:32, -32:32] + 0.5
+    radius, angle = np.hypot(x, y), np.arctan2(y, x)
+    flower = (radius < 28 * (0.6 + 0.4 * np.cos(petals * angle))) | (radius < 6)
+    worn = np.random.default_rng(seed).random((64, 64)) < 0.05
+    return (flower & ~worn).astype(np.uint8) * 255
+
+
+def _one_coarse_motif(fine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Templates and views that cannot tell the instances apart: the coarse descriptor of
+    flowers whose petals it does not resolve."""
+    blob = np.broadcast_to(_block(4), (len(fine), 24, 24)).copy()
+    return blob, dihedral_views(blob, blur=0)
+
+
+def test_a_motif_whose_fine_crops_hold_two_shapes_is_split_in_two():
+    fine = np.stack(
+        [_flower(6, seed) for seed in range(6)] + [_flower(8, seed) for seed in range(6)]
+    )
+    templates, views = _one_coarse_motif(fine)
+
+    assert len(set(cluster_views(templates, views).labels)) == 1
+    found = cluster_views(templates, views, fine=fine)
+
+    labels = found.labels.tolist()
+    assert labels[:6] == [labels[0]] * 6 and labels[6:] == [labels[6]] * 6
+    assert labels[0] != labels[6]
+    assert len(found.views) == 2 and found.similarity.min() > 0.99
+
+
+def test_worn_impressions_of_one_shape_are_not_split():
+    fine = np.stack([_flower(6, seed) for seed in range(12)])
+    fine[6:] = (fine[6:] * 0.6).astype(np.uint8)  # six of them printed paler
+    templates, views = _one_coarse_motif(fine)
+
+    assert len(set(cluster_views(templates, views, fine=fine).labels)) == 1
