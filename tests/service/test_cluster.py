@@ -87,3 +87,17 @@ def test_worn_impressions_of_one_shape_are_not_split():
     templates, views = _one_coarse_motif(fine)
 
     assert len(set(cluster_views(templates, views, fine=fine).labels)) == 1
+
+
+def test_a_catalogued_motif_is_never_split():
+    # The catalogue's motif keeps its identity: a collection matched against it must not see
+    # it broken in two, whatever the fine crops of its impressions show.
+    fine = np.stack(
+        [_flower(6, seed) for seed in range(6)] + [_flower(8, seed) for seed in range(6)]
+    )
+    templates, views = _one_coarse_motif(fine)
+
+    found = cluster_views(templates, views, known=views[:1], fine=fine)
+
+    assert set(found.labels.tolist()) == {0}
+    assert found.known.tolist() == [0]
