@@ -18,6 +18,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.cluster.hierarchy import fcluster, linkage
 
+from service.decompose.describe import normalise
 from service.dihedral import (
     ALL_ORIENTATIONS,
     Orientation,
@@ -179,7 +180,7 @@ def _second_half(upright: np.ndarray, params: ClusterParams) -> np.ndarray | Non
 
     Two-means on the blurred, normalised crops, seeded with the two least alike members."""
     blurred = ndimage.gaussian_filter(upright, (0, params.split_blur, params.split_blur))
-    crops = _unit_rows(blurred.reshape(len(upright), -1))
+    crops = normalise(blurred.reshape(len(upright), -1))
     likeness = crops @ crops.T
     first, second = np.unravel_index(np.argmin(likeness), likeness.shape)
     centres = crops[[first, second]]
@@ -187,21 +188,16 @@ def _second_half(upright: np.ndarray, params: ClusterParams) -> np.ndarray | Non
         half = np.argmax(crops @ centres.T, axis=1)
         if half.min() == half.max():
             return None
-        centres = _unit_rows(np.stack([crops[half == j].mean(axis=0) for j in (0, 1)]))
+        centres = normalise(np.stack([crops[half == j].mean(axis=0) for j in (0, 1)]))
     if np.bincount(half, minlength=2).min() < params.min_split:
         return None
     within = float((crops @ centres.T)[np.arange(len(crops)), half].mean())
     side = upright.shape[-1]
-    turned = _unit_rows(all_orientations(centres[:1].reshape(1, side, side)).reshape(8, -1))
+    turned = normalise(all_orientations(centres[:1].reshape(1, side, side)).reshape(8, -1))
     between = float((turned @ centres[1]).max())
     if between >= min(params.split_below, within - params.split_margin):
         return None
     return half == 1
-
-
-def _unit_rows(rows: np.ndarray) -> np.ndarray:
-    centred = rows - rows.mean(axis=1, keepdims=True)
-    return centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-6)
 
 
 def _leader_pass(views: np.ndarray, prototypes: np.ndarray, join: float) -> np.ndarray:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 from PIL import Image
 from scipy import ndimage
+from scipy.sparse.csgraph import connected_components
 
 from service.dihedral import ALL_ORIENTATIONS, all_orientations
 
@@ -57,6 +58,15 @@ def dihedral_views(templates: np.ndarray, blur: float = 1.0) -> np.ndarray:
         return np.zeros((0, len(ALL_ORIENTATIONS), templates.shape[-1] ** 2), np.float32)
     blurred = ndimage.gaussian_filter(templates, sigma=(0, blur, blur)) if blur else templates
     return normalise(all_orientations(blurred).reshape(len(templates), len(ALL_ORIENTATIONS), -1))
+
+
+def alike_groups(views: np.ndarray, likeness: float) -> tuple[int, np.ndarray]:
+    """How many different shapes (N, 8, D) ``views`` hold, and which one each is: shapes at
+    least ``likeness`` alike in some orientation are one, and so is what they chain."""
+    similarity = np.einsum("avd,bd->abv", views, views[:, 0]).max(axis=2)
+    alike = np.maximum(similarity, similarity.T) >= likeness
+    count, labels = connected_components(alike, directed=False)
+    return int(count), labels
 
 
 class Describer(Protocol):

@@ -235,11 +235,17 @@ def _missed(
     # letters. So are specks much smaller than the page's blocks, most of them pieces of one.
     least = max(x_height, 0.5 * float(np.median([max(box[2:]) for box in kept])))
     exemplars = [box for box in exemplars if max(box[2:]) >= least]
-    type_like = text_like(ink, exemplars, small, params.text)
-    exemplars = [box for box, is_text in zip(exemplars, type_like, strict=True) if not is_text]
+    exemplars = _not_type(ink, exemplars, small, params.text)
     placed = missed_placements(ink, kept, exemplars, params.segment, params.matching)
-    text = text_like(ink, placed, small, params.text)
-    return [box for box, is_text in zip(placed, text, strict=True) if not is_text]
+    return _not_type(ink, placed, small, params.text)
+
+
+def _not_type(
+    ink: np.ndarray, boxes: list[Box], strokes: np.ndarray, params: TextParams
+) -> list[Box]:
+    """``boxes`` less those that read as type in their line (``text.text_like``)."""
+    text = text_like(ink, boxes, strokes, params)
+    return [box for box, is_text in zip(boxes, text, strict=True) if not is_text]
 
 
 def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -292,12 +298,7 @@ def _find_boxes(ink: np.ndarray, params: BaselineParams) -> list[Box]:
     parts = [
         part for box in seeded for part in split_touching(ink, mask, box, partial_from=partial_from)
     ]
-    boxes = block_shaped(parts, ink.shape, params.segment)
-    boxes = [
-        box
-        for box, text in zip(boxes, text_like(ink, boxes, small, params.text), strict=True)
-        if not text
-    ]
+    boxes = _not_type(ink, block_shaped(parts, ink.shape, params.segment), small, params.text)
     boxes += _outside(periodic_runs(ink, mask, pieces, x_height, params.repeats), boxes)
     return boxes + _outside(chained_repeats(ink, small, x_height, params.repeats), boxes)
 

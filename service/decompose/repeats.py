@@ -14,7 +14,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from service.decompose.describe import dihedral_views, template
+from service.decompose.describe import alike_groups, dihedral_views, template
 from service.decompose.segment import Box, as_boxes, overlapping, pairwise_gaps, union_boxes
 
 
@@ -64,9 +64,14 @@ def chained_repeats(
 
 def _in_groups_of(first: np.ndarray, second: np.ndarray, count: int, least: int) -> np.ndarray:
     """Mask of the nodes whose group (connected by the pairs) has at least ``least`` members."""
-    graph = coo_matrix((np.ones(len(first)), (first, second)), shape=(count, count))
-    _, group = connected_components(graph, directed=False)
+    group = _groups(first, second, count)
     return np.bincount(group)[group] >= least
+
+
+def _groups(first: np.ndarray, second: np.ndarray, count: int) -> np.ndarray:
+    """Group label of each of ``count`` nodes, the pairs (first[i], second[i]) connecting them."""
+    graph = coo_matrix((np.ones(len(first)), (first, second)), shape=(count, count))
+    return connected_components(graph, directed=False)[1]
 
 
 def _patterned(
@@ -80,16 +85,11 @@ def _patterned(
     set at least twice, whose members stand in rows or columns of three or more (a grid or a
     band, not the spokes of one flower), at least ``min_pattern`` of them. A close-set line of
     type holds many more different letters."""
-    count = len(views)
-    graph = coo_matrix((np.ones(len(first)), (first, second)), shape=(count, count))
-    _, group = connected_components(graph, directed=False)
-    found = np.zeros(count, dtype=bool)
+    group = _groups(first, second, len(views))
+    found = np.zeros(len(views), dtype=bool)
     for label in np.flatnonzero(np.bincount(group) >= params.min_pattern):
         members = np.flatnonzero(group == label)
-        similarity = np.einsum("avd,bd->abv", views[members], views[members, 0]).max(axis=2)
-        designs, design = connected_components(
-            np.maximum(similarity, similarity.T) >= params.likeness, directed=False
-        )
+        designs, design = alike_groups(views[members], params.likeness)
         if designs > params.max_designs or np.bincount(design).min() < 2:
             continue
         lined = members[_in_lines_of_three(boxes[members])]
@@ -125,11 +125,11 @@ def periodic_runs(
         return []
     gap = max(1, int(params.run_gap_in_x_heights * x_height))
     _, groups = connected_components(_in_line(strokes, gap), directed=False)
+    partial_from = params.partial_run_breadth_in_x_heights * x_height
     found: list[Box] = []
     for x, y, w, h in union_boxes(strokes, groups):
         if max(w, h) < params.min_chain * min(w, h) or min(w, h) < 0.5 * x_height:
             continue
-        partial_from = params.partial_run_breadth_in_x_heights * x_height
         parts = split_touching(ink, mask, (x, y, w, h), partial_from=partial_from)
         if len(parts) >= params.min_chain and _alike(ink, parts, params.likeness):
             found += parts

@@ -13,9 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse.csgraph import connected_components
 
-from service.decompose.describe import dihedral_views, template
+from service.decompose.describe import alike_groups, dihedral_views, template
 from service.decompose.segment import Box, overlapping
 
 
@@ -104,6 +103,4 @@ def _next_in_line(
 def _distinct_shapes(ink: np.ndarray, boxes: list[Box], likeness: float) -> int:
     """How many different shapes the boxes hold, alike shapes (any orientation) counted once."""
     views = dihedral_views(np.stack([template(ink, box) for box in boxes]))
-    similarity = np.einsum("avd,bd->abv", views, views[:, 0]).max(axis=2)
-    alike = np.maximum(similarity, similarity.T) >= likeness
-    return int(connected_components(alike, directed=False)[0])
+    return alike_groups(views, likeness)[0]
