@@ -294,9 +294,14 @@ def _find_boxes(ink: np.ndarray, params: BaselineParams) -> list[Box]:
     seeded = large_instances(large, small, ink.shape, params.segment)
     pieces = small_strokes(small, x_height, params.segment)
     seeded += _outside(stroke_blocks(pieces, x_height, ink.shape, params.segment), seeded)
-    partial_from = params.repeats.partial_run_breadth_in_x_heights * x_height
+    repeats = params.repeats
+    partial_from = repeats.partial_run_breadth_in_x_heights * x_height
     parts = [
-        part for box in seeded for part in split_touching(ink, mask, box, partial_from=partial_from)
+        part
+        for box in seeded
+        for part in split_touching(
+            ink, mask, box, partial_from=partial_from, likeness=repeats.likeness
+        )
     ]
     boxes = _not_type(ink, block_shaped(parts, ink.shape, params.segment), small, params.text)
     boxes += _outside(periodic_runs(ink, mask, pieces, x_height, params.repeats), boxes)

@@ -130,7 +130,9 @@ def periodic_runs(
     for x, y, w, h in union_boxes(strokes, groups):
         if max(w, h) < params.min_chain * min(w, h) or min(w, h) < 0.5 * x_height:
             continue
-        parts = split_touching(ink, mask, (x, y, w, h), partial_from=partial_from)
+        parts = split_touching(
+            ink, mask, (x, y, w, h), partial_from=partial_from, likeness=params.likeness
+        )
         if len(parts) >= params.min_chain and _alike(ink, parts, params.likeness):
             found += parts
     return found
@@ -171,6 +173,7 @@ def split_touching(
     box: Box,
     min_peak: float = 0.5,
     partial_from: float | None = None,
+    likeness: float = RepeatParams.likeness,
 ) -> list[Box]:
     """Split a run of touching blocks (a band set without spacing) into its blocks.
 
@@ -178,7 +181,9 @@ def split_touching(
     period divides the run's length about n times, the run is cut there and each part is
     trimmed to its own ink. A run that also holds a part of something else (the corner
     block of a frame, a broken sort) is cut where the profile is lowest, a period apart, and
-    kept when its whole periods look alike. Anything that is not periodic is returned whole.
+    kept when its whole periods are ``likeness`` alike; only runs at least ``partial_from``
+    broad are read so (None: never), as a word of touching letters is a run of alike stems.
+    Anything that is not periodic is returned whole.
     """
     x, y, w, h = box
     horizontal = w >= h
@@ -204,7 +209,7 @@ def split_touching(
     if profile[inner].mean() > 0.5 * profile.mean():
         return [box]
     parts = _cut(mask, box, cuts)
-    return parts if len(parts) >= 3 and _alike(ink, parts, RepeatParams().likeness) else [box]
+    return parts if len(parts) >= 3 and _alike(ink, parts, likeness) else [box]
 
 
 def _lowest_cuts(profile: np.ndarray, period: float) -> list[int]:
