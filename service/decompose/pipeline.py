@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -34,6 +34,7 @@ from service.decompose.segment import (
     stroke_blocks,
 )
 from service.decompose.text import TextParams, text_like
+from service.decompose.wholes import WholeParams, whole_groups
 from service.decomposition import Box, Decomposition, Instance, Motif, Ornament, Page
 
 #: Pages whose instances are described in one call, so that a model bundle runs on batches of
@@ -58,6 +59,7 @@ class BaselineParams:
     text: TextParams = field(default_factory=TextParams)
     cluster: ClusterParams = field(default_factory=ClusterParams)
     constellations: ConstellationParams = field(default_factory=ConstellationParams)
+    wholes: WholeParams = field(default_factory=WholeParams)
     matching: MatchParams = field(default_factory=MatchParams)
     # Instances scoring below this are left out: most are text or specks that recur nowhere.
     min_score: float = 0.55
@@ -157,6 +159,8 @@ def discover(
     ]
     first = assemble(findings, params, chosen, known)
     groups = _piece_groups(findings, first, params.constellations)
+    wholes = _whole_groups(findings, first, groups, chosen, params.wholes)
+    groups = [page + more for page, more in zip(groups, wholes, strict=True)]
     if any(groups):
         # Blocks made of several pieces are described and clustered again as wholes.
         joined = [
@@ -350,6 +354,68 @@ def _piece_groups(
     for group in join_pieces(pieces, params):
         groups[pieces[group[0]].page].append([where[i] for i in group])
     return groups
+
+
+def _whole_groups(
+    findings: list[PageFindings],
+    first: Discovery,
+    joined: list[list[list[int]]],
+    describer: Describer,
+    params: WholeParams,
+) -> list[list[list[int]]]:
+    """Per page, groups of box indices (none already ``joined``) that are pieces of a block
+    found whole elsewhere in the collection (see ``wholes``)."""
+    motifs = np.array(sorted(first.motif_ids), dtype=np.int64)
+    if not len(motifs):
+        return [[] for _ in findings]
+    per_page_kept = _kept_per_page(findings, first)
+    pages_of = {int(m): set() for m in motifs}
+    for page, (start, kept) in enumerate(per_page_kept):
+        for i in kept:
+            pages_of[int(first.clustering.labels[start + i])].add(page)
+    groups: list[list[list[int]]] = []
+    per_page = zip(findings, per_page_kept, joined, strict=True)
+    for page, (found, (start, kept), page_joined) in enumerate(per_page):
+        # Only a motif found on another page shows the block whole: one found on this page
+        # alone may be two of the pieces that segmentation left touching.
+        elsewhere = np.array([m for m in motifs if pages_of[int(m)] - {page}], dtype=np.int64)
+        if not len(elsewhere):
+            groups.append([])
+            continue
+        taken = {i for group in page_joined for i in group}
+        free = [i for i in kept if i not in taken]
+        pieces = [
+            Piece(
+                0,
+                found.boxes[i],
+                int(first.clustering.labels[start + i]),
+                first.clustering.orientations[start + i],
+            )
+            for i in free
+        ]
+        prototypes = first.clustering.views[elsewhere, 0]
+        likeness = _motif_likeness(found.page, describer, elsewhere, prototypes)
+        printed = found.views[free, 0] if free else found.views[:0, 0]
+        joined_here = whole_groups(pieces, printed, likeness, params)
+        groups.append([[free[i] for i in group] for group in joined_here])
+    return groups
+
+
+def _motif_likeness(
+    page: PageImage, describer: Describer, motifs: np.ndarray, prototypes: np.ndarray
+) -> Callable[[list[Box]], tuple[np.ndarray, np.ndarray]]:
+    """For boxes of ``page``: the motif each is most alike to, and how alike (best orientation)."""
+    ink: list[np.ndarray] = []  # computed on first use: most pages offer no union to compare
+
+    def likeness(boxes: list[Box]) -> tuple[np.ndarray, np.ndarray]:
+        if not ink:
+            ink.append(ink_map(page.pixels))
+        views = describer.views(_crops(ink[0], boxes, describer.size))
+        scores = (views @ prototypes.T).max(axis=1)  # (N, K)
+        best = scores.argmax(axis=1)
+        return motifs[best], scores[np.arange(len(boxes)), best]
+
+    return likeness
 
 
 def _outside(boxes: list[Box], occupied: list[Box]) -> list[Box]:
