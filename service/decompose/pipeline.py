@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -34,7 +34,7 @@ from service.decompose.segment import (
     stroke_blocks,
 )
 from service.decompose.text import TextParams, text_like
-from service.decompose.wholes import WholeParams, whole_groups
+from service.decompose.wholes import WholeParams, candidate_groups, chosen_wholes, union_of
 from service.decomposition import Box, Decomposition, Instance, Motif, Ornament, Page
 
 #: Pages whose instances are described in one call, so that a model bundle runs on batches of
@@ -369,53 +369,88 @@ def _whole_groups(
     if not len(motifs):
         return [[] for _ in findings]
     per_page_kept = _kept_per_page(findings, first)
-    pages_of = {int(m): set() for m in motifs}
+    pages_of: dict[int, set[int]] = {int(m): set() for m in motifs}
     for page, (start, kept) in enumerate(per_page_kept):
         for i in kept:
             pages_of[int(first.clustering.labels[start + i])].add(page)
+    pieces_per_page = [
+        _free_pieces(found, first, start, kept, page_joined)
+        for found, (start, kept), page_joined in zip(findings, per_page_kept, joined, strict=True)
+    ]
+    candidates = [
+        candidate_groups([p for _, p in free], _printed(found, free), params)
+        for found, free in zip(findings, pieces_per_page, strict=True)
+    ]
+    unions = [
+        [union_of([p for _, p in free], group) for group in page_candidates]
+        for free, page_candidates in zip(pieces_per_page, candidates, strict=True)
+    ]
     groups: list[list[list[int]]] = []
-    per_page = zip(findings, per_page_kept, joined, strict=True)
-    for page, (found, (start, kept), page_joined) in enumerate(per_page):
-        # Only a motif found on another page shows the block whole: one found on this page
-        # alone may be two of the pieces that segmentation left touching.
-        elsewhere = np.array([m for m in motifs if pages_of[int(m)] - {page}], dtype=np.int64)
-        if not len(elsewhere):
-            groups.append([])
-            continue
-        taken = {i for group in page_joined for i in group}
-        free = [i for i in kept if i not in taken]
-        pieces = [
+    for batch in _batches(range(len(findings)), DESCRIBE_BATCH_PAGES):
+        views = _union_views(
+            [findings[page] for page in batch], [unions[p] for p in batch], describer
+        )
+        for page, page_views in zip(batch, views, strict=True):
+            # Only a motif found on another page shows the block whole: one found on this
+            # page alone may be two of the pieces that segmentation left touching.
+            elsewhere = np.array([m for m in motifs if pages_of[int(m)] - {page}], dtype=np.int64)
+            free = pieces_per_page[page]
+            if not len(elsewhere) or not len(page_views):
+                groups.append([])
+                continue
+            scores = (page_views @ first.clustering.views[elsewhere, 0].T).max(axis=1)
+            best = scores.argmax(axis=1)
+            similarity = scores[np.arange(len(best)), best]
+            pieces = [p for _, p in free]
+            chosen = chosen_wholes(pieces, candidates[page], elsewhere[best], similarity, params)
+            groups.append([[free[i][0] for i in group] for group in chosen])
+    return groups
+
+
+def _free_pieces(
+    found: PageFindings,
+    first: Discovery,
+    start: int,
+    kept: list[int],
+    joined: list[list[int]],
+) -> list[tuple[int, Piece]]:
+    """The page's kept instances that no group joined yet, with their index on the page."""
+    taken = {i for group in joined for i in group}
+    return [
+        (
+            i,
             Piece(
                 0,
                 found.boxes[i],
                 int(first.clustering.labels[start + i]),
                 first.clustering.orientations[start + i],
-            )
-            for i in free
-        ]
-        prototypes = first.clustering.views[elsewhere, 0]
-        likeness = _motif_likeness(found.page, describer, elsewhere, prototypes)
-        printed = found.views[free, 0] if free else found.views[:0, 0]
-        joined_here = whole_groups(pieces, printed, likeness, params)
-        groups.append([[free[i] for i in group] for group in joined_here])
-    return groups
+            ),
+        )
+        for i in kept
+        if i not in taken
+    ]
 
 
-def _motif_likeness(
-    page: PageImage, describer: Describer, motifs: np.ndarray, prototypes: np.ndarray
-) -> Callable[[list[Box]], tuple[np.ndarray, np.ndarray]]:
-    """For boxes of ``page``: the motif each is most alike to, and how alike (best orientation)."""
-    ink: list[np.ndarray] = []  # computed on first use: most pages offer no union to compare
+def _printed(found: PageFindings, free: list[tuple[int, Piece]]) -> np.ndarray:
+    """The descriptors of ``free`` pieces as printed (their unturned view)."""
+    return found.views[[i for i, _ in free], 0] if free else found.views[:0, 0]
 
-    def likeness(boxes: list[Box]) -> tuple[np.ndarray, np.ndarray]:
-        if not ink:
-            ink.append(ink_map(page.pixels))
-        views = describer.views(_crops(ink[0], boxes, describer.size))
-        scores = (views @ prototypes.T).max(axis=1)  # (N, K)
-        best = scores.argmax(axis=1)
-        return motifs[best], scores[np.arange(len(boxes)), best]
 
-    return likeness
+def _union_views(
+    findings: list[PageFindings], unions: list[list[Box]], describer: Describer
+) -> list[np.ndarray]:
+    """(N, 8, D) views of each page's union boxes, described in one call for all the pages:
+    ink is computed only for pages that have unions to compare."""
+    crops = [
+        _crops(ink_map(found.page.pixels), boxes, describer.size)
+        if boxes
+        else _no_crops(describer.size)
+        for found, boxes in zip(findings, unions, strict=True)
+    ]
+    if not any(len(c) for c in crops):
+        return [np.zeros(0, np.float32) for _ in crops]
+    views = describer.views(np.concatenate(crops))
+    return np.split(views, np.cumsum([len(c) for c in crops])[:-1])
 
 
 def _outside(boxes: list[Box], occupied: list[Box]) -> list[Box]:

@@ -11,16 +11,13 @@ beside or above it (that would be a band of small blocks, whatever else it resem
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from service.decompose.constellations import Piece
 from service.decompose.segment import Box, pairwise_gaps, union_boxes
-
-#: Candidate unions described and compared in one call, to bound memory.
-CHUNK = 256
 
 
 @dataclass(frozen=True)
@@ -34,35 +31,43 @@ class WholeParams:
     # Pieces this alike as printed, side by side or stacked, are blocks of a band.
     repeat_likeness: float = 0.8
     # Unions tried per page, at most: a dense grid of specks would offer very many.
-    max_candidates: int = 2000
+    max_candidates: int = 1000
     # A box lies within a union when at least this share of its area does.
     within: float = 0.5
     # The pieces of one block fill most of its box; blocks set corner to corner do not.
     min_cover: float = 0.6
 
 
-def whole_groups(
-    pieces: Sequence[Piece],
-    printed: np.ndarray,
-    likeness: Callable[[list[Box]], tuple[np.ndarray, np.ndarray]],
-    params: WholeParams,
-) -> list[list[int]]:
-    """Groups of ``pieces`` (all of one page) whose union is a block found whole elsewhere.
+def candidate_groups(
+    pieces: Sequence[Piece], printed: np.ndarray, params: WholeParams
+) -> list[tuple[int, ...]]:
+    """Groups of ``pieces`` (all of one page) that may be the parts of one block: adjacent,
+    filling their union, and no two alike as printed side by side or stacked.
 
     ``printed`` (N, D) describes each piece as printed (unturned), as unit vectors.
-    ``likeness`` takes union boxes and gives, for each, the motif it is most alike to and how
-    alike (in its best orientation).
     """
-    boxes = np.array([p.box for p in pieces], dtype=np.int64).reshape(-1, 4)
-    candidates = [
+    boxes = _boxes(pieces)
+    return [
         group
         for group in candidate_unions(boxes, params)
         if not _repeat_in_line(boxes, printed, group, params.repeat_likeness)
     ]
-    if not candidates:
-        return []
-    unions = [_union(boxes[list(group)]) for group in candidates]
-    motif, similarity = _in_chunks(likeness, unions)
+
+
+def union_of(pieces: Sequence[Piece], group: tuple[int, ...]) -> Box:
+    """The box a group of pieces would make as one block."""
+    return _union(_boxes(pieces)[list(group)])
+
+
+def chosen_wholes(
+    pieces: Sequence[Piece],
+    candidates: Sequence[tuple[int, ...]],
+    motif: np.ndarray,
+    similarity: np.ndarray,
+    params: WholeParams,
+) -> list[list[int]]:
+    """The ``candidates`` joined: each union is most alike to ``motif`` (found whole on another
+    page), by ``similarity``; it must be alike enough, and to no motif of its own pieces."""
     found = [
         (float(s), group)
         for group, m, s in zip(candidates, motif, similarity, strict=True)
@@ -77,6 +82,10 @@ def whole_groups(
             chosen.append(sorted(group))
             taken.update(group)
     return chosen
+
+
+def _boxes(pieces: Sequence[Piece]) -> np.ndarray:
+    return np.array([p.box for p in pieces], dtype=np.int64).reshape(-1, 4)
 
 
 def candidate_unions(boxes: np.ndarray, params: WholeParams) -> list[tuple[int, ...]]:
@@ -148,10 +157,3 @@ def _cover(boxes: np.ndarray) -> float:
 
 def _union(boxes: np.ndarray) -> Box:
     return union_boxes(boxes, np.zeros(len(boxes), dtype=np.int64))[0]
-
-
-def _in_chunks(
-    likeness: Callable[[list[Box]], tuple[np.ndarray, np.ndarray]], unions: list[Box]
-) -> tuple[np.ndarray, np.ndarray]:
-    parts = [likeness(unions[start : start + CHUNK]) for start in range(0, len(unions), CHUNK)]
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
