@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse.csgraph import connected_components
 
-from service.decompose.segment import Box, pairwise_gaps, union_boxes
+from service.decompose.segment import Box, pairwise_gaps, relative_gaps, union_boxes
 from service.dihedral import Orientation
 
 
@@ -115,8 +115,7 @@ def _geometry(pieces: Sequence[Piece], page: int) -> _Geometry:
     index = np.array([i for i, p in enumerate(pieces) if p.page == page])
     boxes = np.array([pieces[i].box for i in index], dtype=np.float64)
     gap_x, gap_y = pairwise_gaps(boxes)
-    size = boxes[:, 2:].max(axis=1)
-    gap = np.maximum(np.maximum(gap_x, gap_y), 0) / np.minimum(size[:, None], size[None])
+    gap = relative_gaps(boxes)
     area = boxes[:, 2] * boxes[:, 3]
     shared = np.maximum(-gap_x, 0) * np.maximum(-gap_y, 0)
     overlap = shared / np.minimum(area[:, None], area[None])

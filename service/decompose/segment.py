@@ -144,6 +144,14 @@ def pairwise_gaps(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return gap_x, gap_y
 
 
+def relative_gaps(boxes: np.ndarray) -> np.ndarray:
+    """(N, N) gaps between boxes as a fraction of the smaller one's long side; 0 where they
+    touch or overlap."""
+    gap_x, gap_y = pairwise_gaps(boxes.astype(np.float64))
+    size = boxes[:, 2:].max(axis=1).astype(np.float64)
+    return np.maximum(np.maximum(gap_x, gap_y), 0) / np.minimum(size[:, None], size[None])
+
+
 def near_groups(boxes: np.ndarray, gap: np.ndarray | int) -> np.ndarray:
     """Group index per box: boxes overlapping once grown by ``gap`` share a group (transitively)."""
     near = overlapping(boxes, boxes, gap)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.decompose.constellations import Piece
-from service.decompose.segment import Box, pairwise_gaps, union_boxes
+from service.decompose.segment import Box, relative_gaps, union_boxes
 
 
 @dataclass(frozen=True)
@@ -127,10 +127,7 @@ def _repeat_in_line(
 
 def _adjacent(boxes: np.ndarray, max_gap: float) -> np.ndarray:
     """Boxes closer than ``max_gap`` of the smaller one's size."""
-    gap_x, gap_y = pairwise_gaps(boxes.astype(np.float64))
-    size = boxes[:, 2:].max(axis=1).astype(np.float64)
-    gap = np.maximum(np.maximum(gap_x, gap_y), 0) / np.minimum(size[:, None], size[None])
-    adjacent = gap <= max_gap
+    adjacent = relative_gaps(boxes) <= max_gap
     np.fill_diagonal(adjacent, False)
     return adjacent
 
