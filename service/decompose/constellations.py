@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse.csgraph import connected_components
 
-from service.decompose.segment import Box, pairwise_gaps, relative_gaps, union_boxes
+from service.decompose.segment import Box, enclosing_box, pairwise_gaps, relative_gaps
 from service.dihedral import Orientation
 
 
@@ -150,8 +150,5 @@ def _no_repeat_in_line(pieces: Sequence[Piece], group: list[int]) -> bool:
 def joined_boxes(boxes: Sequence[Box], groups: Sequence[list[int]]) -> list[Box]:
     """``boxes`` with the members of each group (indices into ``boxes``) replaced by their union."""
     joined = {i for group in groups for i in group}
-    unions = [
-        union_boxes(np.array([boxes[i] for i in group]), np.zeros(len(group), dtype=np.int64))[0]
-        for group in groups
-    ]
+    unions = [enclosing_box(np.array([boxes[i] for i in group])) for group in groups]
     return [box for i, box in enumerate(boxes) if i not in joined] + unions

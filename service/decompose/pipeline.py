@@ -373,17 +373,17 @@ def _whole_groups(
     for page, (start, kept) in enumerate(per_page_kept):
         for i in kept:
             pages_of[int(first.clustering.labels[start + i])].add(page)
-    pieces_per_page = [
+    free = [
         _free_pieces(found, first, start, kept, page_joined)
         for found, (start, kept), page_joined in zip(findings, per_page_kept, joined, strict=True)
     ]
     candidates = [
-        candidate_groups([p for _, p in free], _printed(found, free), params)
-        for found, free in zip(findings, pieces_per_page, strict=True)
+        candidate_groups(pieces, found.views[index, 0], params)
+        for found, (index, pieces) in zip(findings, free, strict=True)
     ]
     unions = [
-        [union_of([p for _, p in free], group) for group in page_candidates]
-        for free, page_candidates in zip(pieces_per_page, candidates, strict=True)
+        [union_of(pieces, group) for group in page_candidates]
+        for (_, pieces), page_candidates in zip(free, candidates, strict=True)
     ]
     groups: list[list[list[int]]] = []
     for batch in _batches(range(len(findings)), DESCRIBE_BATCH_PAGES):
@@ -394,16 +394,15 @@ def _whole_groups(
             # Only a motif found on another page shows the block whole: one found on this
             # page alone may be two of the pieces that segmentation left touching.
             elsewhere = np.array([m for m in motifs if pages_of[int(m)] - {page}], dtype=np.int64)
-            free = pieces_per_page[page]
             if not len(elsewhere) or not len(page_views):
                 groups.append([])
                 continue
             scores = (page_views @ first.clustering.views[elsewhere, 0].T).max(axis=1)
             best = scores.argmax(axis=1)
             similarity = scores[np.arange(len(best)), best]
-            pieces = [p for _, p in free]
+            index, pieces = free[page]
             chosen = chosen_wholes(pieces, candidates[page], elsewhere[best], similarity, params)
-            groups.append([[free[i][0] for i in group] for group in chosen])
+            groups.append([[index[i] for i in group] for group in chosen])
     return groups
 
 
@@ -413,27 +412,16 @@ def _free_pieces(
     start: int,
     kept: list[int],
     joined: list[list[int]],
-) -> list[tuple[int, Piece]]:
-    """The page's kept instances that no group joined yet, with their index on the page."""
+) -> tuple[list[int], list[Piece]]:
+    """The page's kept instances that no group joined yet: their indices on the page, and
+    each as a piece."""
     taken = {i for group in joined for i in group}
-    return [
-        (
-            i,
-            Piece(
-                0,
-                found.boxes[i],
-                int(first.clustering.labels[start + i]),
-                first.clustering.orientations[start + i],
-            ),
-        )
-        for i in kept
-        if i not in taken
+    index = [i for i in kept if i not in taken]
+    labels, orientations = first.clustering.labels, first.clustering.orientations
+    pieces = [
+        Piece(0, found.boxes[i], int(labels[start + i]), orientations[start + i]) for i in index
     ]
-
-
-def _printed(found: PageFindings, free: list[tuple[int, Piece]]) -> np.ndarray:
-    """The descriptors of ``free`` pieces as printed (their unturned view)."""
-    return found.views[[i for i, _ in free], 0] if free else found.views[:0, 0]
+    return index, pieces
 
 
 def _union_views(

@@ -170,6 +170,11 @@ def union_boxes(boxes: np.ndarray, groups: np.ndarray) -> list[Box]:
     return unions
 
 
+def enclosing_box(boxes: np.ndarray) -> Box:
+    """The box enclosing all of (N, 4) ``boxes``."""
+    return union_boxes(boxes, np.zeros(len(boxes), dtype=np.int64))[0]
+
+
 def split_by_size(mask: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, np.ndarray, float]:
     """Components too large to be text, the others, and the text x-height they were told by."""
     boxes = component_boxes(mask)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.decompose.constellations import Piece
-from service.decompose.segment import Box, relative_gaps, union_boxes
+from service.decompose.segment import Box, enclosing_box, relative_gaps
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def candidate_groups(
 
 def union_of(pieces: Sequence[Piece], group: tuple[int, ...]) -> Box:
     """The box a group of pieces would make as one block."""
-    return _union(_boxes(pieces)[list(group)])
+    return enclosing_box(_boxes(pieces)[list(group)])
 
 
 def chosen_wholes(
@@ -92,20 +92,21 @@ def candidate_unions(boxes: np.ndarray, params: WholeParams) -> list[tuple[int, 
     """Groups of 2 to ``max_pieces`` adjacent boxes whose union box holds no other box: grown
     one neighbour at a time, each time closed over the boxes the union swallows."""
     adjacent = _adjacent(boxes, params.max_gap)
-    found: set[frozenset[int]] = set()
+    seen: set[frozenset[int]] = set()
+    kept: list[frozenset[int]] = []
     frontier = [frozenset([i]) for i in range(len(boxes))]
-    while frontier and len(found) < params.max_candidates:
+    while frontier and len(seen) < params.max_candidates:
         grown = []
         for group in frontier:
             for j in np.flatnonzero(adjacent[list(group)].any(axis=0)):
                 closed = _closure(boxes, group | {int(j)}, params.within)
-                if len(closed) > params.max_pieces or closed in found:
+                if len(closed) > params.max_pieces or closed in seen:
                     continue
-                found.add(closed)
+                seen.add(closed)
                 if _cover(boxes[list(closed)]) >= params.min_cover:
                     grown.append(closed)
+        kept += grown
         frontier = grown
-    kept = [group for group in found if _cover(boxes[list(group)]) >= params.min_cover]
     return sorted(tuple(sorted(group)) for group in kept)[: params.max_candidates]
 
 
@@ -135,7 +136,7 @@ def _adjacent(boxes: np.ndarray, max_gap: float) -> np.ndarray:
 def _closure(boxes: np.ndarray, group: frozenset[int], within: float) -> frozenset[int]:
     """``group`` with every box lying within its union, until the union stops growing."""
     while True:
-        x, y, w, h = _union(boxes[list(group)])
+        x, y, w, h = enclosing_box(boxes[list(group)])
         shared_w = np.minimum(boxes[:, 0] + boxes[:, 2], x + w) - np.maximum(boxes[:, 0], x)
         shared_h = np.minimum(boxes[:, 1] + boxes[:, 3], y + h) - np.maximum(boxes[:, 1], y)
         shared = np.maximum(shared_w, 0) * np.maximum(shared_h, 0)
@@ -148,9 +149,5 @@ def _closure(boxes: np.ndarray, group: frozenset[int], within: float) -> frozens
 
 def _cover(boxes: np.ndarray) -> float:
     """Share of the union box that the boxes' areas add up to."""
-    _, _, w, h = _union(boxes)
+    _, _, w, h = enclosing_box(boxes)
     return float((boxes[:, 2] * boxes[:, 3]).sum()) / max(1, w * h)
-
-
-def _union(boxes: np.ndarray) -> Box:
-    return union_boxes(boxes, np.zeros(len(boxes), dtype=np.int64))[0]
