@@ -43,6 +43,8 @@ class MatchParams:
     # Blocks are matched with their short side brought down to about this many pixels: the
     # correlation peak of a whole block needs no finer grid, and it is far cheaper.
     working_side: int = 16
+    # Coarse correlations this far below ``min_correlation`` are measured again finely.
+    coarse_slack: float = 0.1
 
 
 def missed_placements(
@@ -76,7 +78,10 @@ def missed_placements(
 
 
 def _accepted(
-    ink: np.ndarray, peaks: list[tuple[float, Box]], taken: list[Box], params: MatchParams
+    ink: np.ndarray,
+    peaks: list[tuple[float, Box]],
+    taken: list[Box],
+    params: MatchParams,
 ) -> tuple[list[Box], list[Box]]:
     """The peaks kept, best first, and the boxes taken after them (pieces of a kept block are
     no longer in the way)."""
@@ -112,26 +117,43 @@ def _peaks(
     """Local maxima of the correlation of the exemplar's views with ``region``, as boxes."""
     x, y, w, h = exemplar
     step = max(1, min(w, h) // params.working_side)
-    block = _shrunk(ink[y : y + h, x : x + w], step)
     rx, ry, rw, rh = region
     area = _SearchArea(_shrunk(ink[ry : ry + rh, rx : rx + rw], step))
     peaks = []
-    for view in _distinct_views(block):
-        vh, vw = view.shape
+    for view in _distinct_views(ink[y : y + h, x : x + w].astype(np.float64)):
+        coarse = _shrunk(view, step)
+        vh, vw = coarse.shape
         if vh > area.pixels.shape[0] or vw > area.pixels.shape[1]:
             continue
-        score = area.correlation(view)
-        strong = area.window_sums(vh, vw) >= params.min_ink_share * float(view.sum())
-        hits = strong & (score >= params.min_correlation)
+        score = area.correlation(coarse)
+        strong = area.window_sums(vh, vw) >= params.min_ink_share * float(coarse.sum())
+        # The coarse grid can straddle a block by half a cell, which costs a worn block the
+        # little correlation it has: every peak, near misses too, is measured again at full
+        # resolution, where it also gets its exact corner.
+        hits = strong & (score >= params.min_correlation - params.coarse_slack)
         if not hits.any():  # most searches find nothing: spare them the maximum filter
             continue
         hits &= score == ndimage.maximum_filter(score, size=(max(1, vh // 2), max(1, vw // 2)))
-        # Boxes keep the exemplar's exact size (w x h, turned with the view).
-        size = (w, h) if (vw >= vh) == (w >= h) else (h, w)
         for py, px in zip(*np.nonzero(hits), strict=True):
-            box = (int(rx + px * step), int(ry + py * step), *size)
-            peaks.append((float(score[py, px]), box))
+            best, box = _refined(ink, view, (int(rx + px * step), int(ry + py * step)), step)
+            if best >= params.min_correlation:
+                peaks.append((best, box))
     return peaks
+
+
+def _refined(
+    ink: np.ndarray, view: np.ndarray, corner: tuple[int, int], step: int
+) -> tuple[float, Box]:
+    """The best full-resolution placement of ``view`` within ``step`` pixels of ``corner``,
+    with its correlation. Boxes keep the exemplar's exact size, turned with the view."""
+    vh, vw = view.shape
+    x0, y0 = max(0, corner[0] - step), max(0, corner[1] - step)
+    window = ink[y0 : corner[1] + vh + step, x0 : corner[0] + vw + step]
+    if window.shape[0] < vh or window.shape[1] < vw:
+        return 0.0, (corner[0], corner[1], vw, vh)
+    score = correlation_map(window, view)
+    dy, dx = np.unravel_index(int(np.argmax(score)), score.shape)
+    return float(score[dy, dx]), (int(x0 + dx), int(y0 + dy), vw, vh)
 
 
 def _shrunk(pixels: np.ndarray, step: int) -> np.ndarray:

@@ -20,6 +20,7 @@ from service.decompose.repeats import (
     chained_repeats,
     periodic_runs,
     split_touching,
+    stroke_clusters,
 )
 from service.decompose.segment import (
     SegmentParams,
@@ -237,18 +238,27 @@ def _missed(
     _, small, x_height = split_by_size(binarize(ink), params.segment)
     # Exemplars that read as type are left out: matched in the body text, they would find
     # letters. So are specks much smaller than the page's blocks, most of them pieces of one.
-    least = max(x_height, 0.5 * float(np.median([max(box[2:]) for box in kept])))
+    smallest_sort = params.repeats.min_size_in_x_heights * x_height
+    least = max(smallest_sort, 0.5 * float(np.median([max(box[2:]) for box in kept])))
     exemplars = [box for box in exemplars if max(box[2:]) >= least]
-    exemplars = _not_type(ink, exemplars, small, params.text)
+    # Read among the page's kept instances: alone, a small sort's neighbours in its band would
+    # be the strokes of the next sorts, as unlike each other as letters.
+    exemplars = _not_type(ink, exemplars, small, params.text, beside=kept)
     placed = missed_placements(ink, kept, exemplars, params.segment, params.matching)
-    return _not_type(ink, placed, small, params.text)
+    return _not_type(ink, placed, small, params.text, beside=kept)
 
 
 def _not_type(
-    ink: np.ndarray, boxes: list[Box], strokes: np.ndarray, params: TextParams
+    ink: np.ndarray,
+    boxes: list[Box],
+    strokes: np.ndarray,
+    params: TextParams,
+    beside: Sequence[Box] = (),
 ) -> list[Box]:
-    """``boxes`` less those that read as type in their line (``text.text_like``)."""
-    text = text_like(ink, boxes, strokes, params)
+    """``boxes`` less those that read as type in their line (``text.text_like``), read with
+    the instances ``beside`` them as neighbours."""
+    others = [box for box in beside if box not in boxes]
+    text = text_like(ink, boxes + others, strokes, params)[: len(boxes)]
     return [box for box, is_text in zip(boxes, text, strict=True) if not is_text]
 
 
@@ -308,8 +318,11 @@ def _find_boxes(ink: np.ndarray, params: BaselineParams) -> list[Box]:
         )
     ]
     boxes = _not_type(ink, block_shaped(parts, ink.shape, params.segment), small, params.text)
-    boxes += _outside(periodic_runs(ink, mask, pieces, x_height, params.repeats), boxes)
-    return boxes + _outside(chained_repeats(ink, small, x_height, params.repeats), boxes)
+    boxes += _outside(periodic_runs(ink, mask, pieces, x_height, repeats), boxes)
+    boxes += _outside(chained_repeats(ink, small, x_height, repeats), boxes)
+    # Worn sorts break into strokes, none of which repeats alone: their clusters do.
+    clusters = stroke_clusters(pieces, x_height, repeats)
+    return boxes + _outside(chained_repeats(ink, clusters, x_height, repeats), boxes)
 
 
 def _describe(

@@ -15,7 +15,14 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from service.decompose.describe import alike_groups, dihedral_views, template
-from service.decompose.segment import Box, as_boxes, overlapping, pairwise_gaps, union_boxes
+from service.decompose.segment import (
+    Box,
+    as_boxes,
+    near_groups,
+    overlapping,
+    pairwise_gaps,
+    union_boxes,
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,9 @@ class RepeatParams:
     # A run of touching blocks this many x-heights broad, or more, is no word: it may be cut
     # though it also holds a part of something else.
     partial_run_breadth_in_x_heights: float = 2.0
+    # Strokes closer than this many x-heights are one sort's (a worn flower's petals); the
+    # letters of a word stand further apart, but for ligatures.
+    stroke_cluster_gap_in_x_heights: float = 0.1
 
 
 def chained_repeats(
@@ -60,6 +70,14 @@ def chained_repeats(
     chained = _in_groups_of(first[alike], second[alike], len(candidates), params.min_chain)
     patterned = _patterned(candidates, views, first, second, params)
     return as_boxes(candidates[chained | patterned])
+
+
+def stroke_clusters(strokes: np.ndarray, x_height: float, params: RepeatParams) -> np.ndarray:
+    """The boxes of the clusters of ``strokes`` (x, y, w, h) set almost touching."""
+    if len(strokes) == 0:
+        return strokes
+    gap = max(1, int(params.stroke_cluster_gap_in_x_heights * x_height))
+    return np.array(union_boxes(strokes, near_groups(strokes, gap)))
 
 
 def _in_groups_of(first: np.ndarray, second: np.ndarray, count: int, least: int) -> np.ndarray:

@@ -92,3 +92,22 @@ def test_a_band_missed_but_for_its_first_block_is_followed_to_its_end() -> None:
     placed = missed_placements(ink, found, found, SegmentParams())
 
     assert sorted(placed) == [(20 + 36 * i, 40, 30, 40) for i in range(1, 10)]
+
+
+def test_a_large_block_is_placed_at_its_exact_corner_off_the_coarse_grid() -> None:
+    block = np.kron(_block(), np.ones((2, 2), np.float32))  # 80 x 60: matched at a step of 3
+    ink = _page([(40, 40, block), (113, 41, block)])
+    found = [(40, 40, 60, 80)]
+
+    assert missed_placements(ink, found, found, SegmentParams()) == [(113, 41, 60, 80)]
+
+
+def test_a_worn_impression_off_the_coarse_grid_is_found() -> None:
+    block = np.kron(_block(), np.ones((2, 2), np.float32))
+    worn = block.copy()
+    worn[:, 4:8] = 0.0  # a crack through the stem, and a lost corner
+    worn[64:, 48:] = 0.0
+    ink = _page([(40, 40, block), (113, 41, worn)])
+    found = [(40, 40, 60, 80)]
+
+    assert missed_placements(ink, found, found, SegmentParams()) == [(113, 41, 60, 80)]

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from service.decompose.repeats import chained_repeats, periodic_runs, split_touching
+from service.decompose.repeats import (
+    RepeatParams,
+    chained_repeats,
+    periodic_runs,
+    split_touching,
+    stroke_clusters,
+)
 from service.decompose.segment import component_boxes
 
 X_HEIGHT = 20.0
@@ -151,3 +157,37 @@ def test_the_spokes_of_one_flower_are_not_a_grid() -> None:
     spokes = component_boxes(ink > 0.5)
 
     assert chained_repeats(ink, spokes, X_HEIGHT) == []
+
+
+def _worn_flower(ink: np.ndarray, x: int, y: int) -> None:
+    """A 40 x 40 sort worn into five strokes, each smaller than a sort, 3 px apart."""
+    ink[y : y + 8, x : x + 18] = 1.0
+    ink[y : y + 8, x + 21 : x + 40] = 1.0
+    ink[y + 11 : y + 22, x + 12 : x + 28] = 1.0
+    ink[y + 25 : y + 40, x + 2 : x + 14] = 1.0
+    ink[y + 25 : y + 40, x + 26 : x + 38] = 1.0
+
+
+def test_sorts_worn_into_strokes_are_chained_by_their_clusters() -> None:
+    ink = np.zeros((200, 500), np.float32)
+    corners = [(20 + 56 * i, 40) for i in range(6)]
+    for x, y in corners:
+        _worn_flower(ink, x, y)
+    strokes = component_boxes(ink > 0.5)
+    x_height = 40.0
+
+    assert chained_repeats(ink, strokes, x_height) == []  # no stroke repeats as a sort
+    found = chained_repeats(ink, stroke_clusters(strokes, x_height, RepeatParams()), x_height)
+    assert sorted(found) == [(x, y, 40, 40) for x, y in corners]
+
+
+def test_the_clusters_of_a_line_of_text_are_not_chained() -> None:
+    ink, _ = _page_with_a_row_of_flowers()
+    ink[:100] = 0.0  # only the text line is left
+    strokes = component_boxes(ink > 0.5)
+    x_height = 40.0  # clusters strokes 4 px apart: the letters of each word join
+
+    clusters = stroke_clusters(strokes, x_height, RepeatParams())
+
+    assert len(clusters) < len(strokes)
+    assert chained_repeats(ink, clusters, x_height) == []

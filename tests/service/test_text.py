@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from service.decompose.segment import component_boxes
 from service.decompose.text import text_like
 
 SIZE = 40
@@ -69,3 +70,23 @@ def test_the_candidates_own_strokes_are_not_its_neighbours() -> None:
     )
 
     assert text_like(ink, boxes, pieces).tolist() == [False]
+
+
+def _sort_of_strokes(ink: np.ndarray, x: int, top: int = 50) -> tuple[int, int, int, int]:
+    """A 40 x 40 sort whose upper part is printed as four strokes of different shapes."""
+    for offset, kind in zip((0, 10, 20, 30), ("disk", "wedge", "cross", "ring"), strict=True):
+        ink[top : top + 24, x + offset : x + offset + 8] = _shape(kind, 24)[:, ::3]
+    ink[top + 36 : top + 40, x : x + SIZE] = 1.0  # and a rule beneath them
+    return (x, top, SIZE, SIZE)
+
+
+def test_a_sort_is_read_among_its_band_not_among_the_strokes_of_its_neighbours() -> None:
+    ink = np.zeros((200, 400), np.float32)
+    band = [_sort_of_strokes(ink, 30 + 46 * i) for i in range(7)]
+    strokes = component_boxes(ink > 0.5)
+    middle = band[3]
+
+    # Alone, its neighbours are the next sorts' strokes, as unlike each other as letters.
+    assert text_like(ink, [middle], strokes).tolist() == [True]
+    # Read with the rest of its band, it is one sort among its like.
+    assert not text_like(ink, [middle, *band[:3], *band[4:]], strokes).any()
