@@ -17,7 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import fft, ndimage
 
+from service.decompose.describe import dihedral_views, template
 from service.decompose.segment import Box, SegmentParams, group_ornaments
+from service.decompose.wholes import repeat_in_line
 from service.dihedral import ALL_ORIENTATIONS, orient
 
 
@@ -35,6 +37,9 @@ class MatchParams:
     # A placement overlapping an instance by more than this share of the smaller one's area is
     # that instance.
     max_overlap: float = 0.2
+    # A placement swallowing instances this alike as printed, side by side or stacked, spans a
+    # band of blocks: its exemplar was a run of blocks segmentation left whole.
+    repeat_likeness: float = 0.8
     # A block is set apart by the blank of its body: a placement whose surroundings (a frame
     # of this many pixels just outside it) carry more ink than ``max_frame_ink`` on average
     # cuts through a larger block, as a half-tile found inside a tiled pattern does.
@@ -67,7 +72,9 @@ def missed_placements(
             peak
             for exemplar in exemplars
             for area in searched
-            for peak in _peaks(ink, exemplar, _grown(area, exemplar, ink.shape, params), params)
+            for peak in _peaks(
+                ink, exemplar, _grown(area, exemplar, ink.shape, params), taken, params
+            )
         ]
         new, taken = _accepted(ink, peaks, taken, params)
         if not new:
@@ -89,11 +96,29 @@ def _accepted(
     for _, box in sorted(peaks, reverse=True):
         if _frame_ink(ink, box, params.frame) > params.max_frame_ink:
             continue
-        others = [t for t in taken if not _piece_of(t, box)]
+        pieces = [t for t in taken if _piece_of(t, box)]
+        if _spans_a_band(ink, pieces, params.repeat_likeness):
+            continue
+        others = [t for t in taken if t not in pieces]
         if not _covered(box, others, params.max_overlap):
             taken = [*others, box]
             new.append(box)
     return new, taken
+
+
+def _stands_on_a_block(box: Box, taken: list[Box]) -> bool:
+    """Whether ``box`` lies mostly on a taken box too large to be one of its pieces: the
+    impressions already found, which every search finds again."""
+    blocks = [t for t in taken if t[2] * t[3] >= 0.5 * box[2] * box[3]]
+    return bool(blocks) and _covered(box, blocks, 0.5)
+
+
+def _spans_a_band(ink: np.ndarray, pieces: list[Box], likeness: float) -> bool:
+    """Whether two of the ``pieces`` a placement would replace repeat as printed in a line."""
+    if len(pieces) < 2:
+        return False
+    printed = dihedral_views(np.stack([template(ink, box) for box in pieces]))[:, 0]
+    return repeat_in_line(np.array(pieces), printed, tuple(range(len(pieces))), likeness)
 
 
 def pieces_within(blocks: list[Box], instances: list[Box]) -> list[Box]:
@@ -112,9 +137,10 @@ def _grown(region: Box, block: Box, shape: tuple[int, ...], params: MatchParams)
 
 
 def _peaks(
-    ink: np.ndarray, exemplar: Box, region: Box, params: MatchParams
+    ink: np.ndarray, exemplar: Box, region: Box, taken: list[Box], params: MatchParams
 ) -> list[tuple[float, Box]]:
-    """Local maxima of the correlation of the exemplar's views with ``region``, as boxes."""
+    """Local maxima of the correlation of the exemplar's views with ``region``, as boxes,
+    less those where a ``taken`` block already stands."""
     x, y, w, h = exemplar
     step = max(1, min(w, h) // params.working_side)
     rx, ry, rw, rh = region
@@ -135,7 +161,10 @@ def _peaks(
             continue
         hits &= score == ndimage.maximum_filter(score, size=(max(1, vh // 2), max(1, vw // 2)))
         for py, px in zip(*np.nonzero(hits), strict=True):
-            best, box = _refined(ink, view, (int(rx + px * step), int(ry + py * step)), step)
+            corner = (int(rx + px * step), int(ry + py * step))
+            if _stands_on_a_block((*corner, vw * step, vh * step), taken):
+                continue
+            best, box = _refined(ink, view, corner, step)
             if best >= params.min_correlation:
                 peaks.append((best, box))
     return peaks
@@ -148,10 +177,10 @@ def _refined(
     with its correlation. Boxes keep the exemplar's exact size, turned with the view."""
     vh, vw = view.shape
     x0, y0 = max(0, corner[0] - step), max(0, corner[1] - step)
-    window = ink[y0 : corner[1] + vh + step, x0 : corner[0] + vw + step]
+    window = ink[y0 : corner[1] + vh + step, x0 : corner[0] + vw + step].astype(np.float64)
     if window.shape[0] < vh or window.shape[1] < vw:
         return 0.0, (corner[0], corner[1], vw, vh)
-    score = correlation_map(window, view)
+    score = _SearchArea(window).correlation(view, direct=True)
     dy, dx = np.unravel_index(int(np.argmax(score)), score.shape)
     return float(score[dy, dx]), (int(x0 + dx), int(y0 + dy), vw, vh)
 
@@ -189,11 +218,13 @@ class _SearchArea:
     def window_sums(self, th: int, tw: int) -> np.ndarray:
         return _window_sums(self._integral, th, tw)
 
-    def correlation(self, template: np.ndarray) -> np.ndarray:
+    def correlation(self, template: np.ndarray, direct: bool = False) -> np.ndarray:
+        """Normalised correlation at every position; ``direct`` sums products in place of a
+        Fourier transform, cheaper when the template fits in only a few positions."""
         th, tw = template.shape
         sums = self.window_sums(th, tw)
         squares = _window_sums(self._integral_of_squares, th, tw)
-        return _normalised(self, template, sums, squares)
+        return _normalised(self, template, sums, squares, direct)
 
     def spectrum(self, shape: tuple[int, int]) -> np.ndarray:
         if shape not in self._spectra:
@@ -208,13 +239,21 @@ def correlation_map(image: np.ndarray, template: np.ndarray) -> np.ndarray:
 
 
 def _normalised(
-    area: _SearchArea, template: np.ndarray, sums: np.ndarray, squares: np.ndarray
+    area: _SearchArea,
+    template: np.ndarray,
+    sums: np.ndarray,
+    squares: np.ndarray,
+    direct: bool,
 ) -> np.ndarray:
     centred = template - template.mean()
     norm = float(np.sqrt((centred**2).sum()))
     if norm == 0:
         return np.zeros(sums.shape, np.float32)
-    numerator = _correlate_valid(area, centred)
+    if direct:
+        windows = np.lib.stride_tricks.sliding_window_view(area.pixels, template.shape)
+        numerator = np.einsum("abij,ij->ab", windows, centred)
+    else:
+        numerator = _correlate_valid(area, centred)
     variance = np.maximum(squares - sums * sums / template.size, 0)
     denominator = np.sqrt(variance) * norm
     with np.errstate(divide="ignore", invalid="ignore"):

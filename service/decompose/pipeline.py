@@ -319,9 +319,8 @@ def _find_boxes(ink: np.ndarray, params: BaselineParams) -> list[Box]:
     ]
     boxes = _not_type(ink, block_shaped(parts, ink.shape, params.segment), small, params.text)
     boxes += _outside(periodic_runs(ink, mask, pieces, x_height, repeats), boxes)
-    boxes += _outside(chained_repeats(ink, small, x_height, repeats), boxes)
     # Worn sorts break into strokes, none of which repeats alone: their clusters do.
-    clusters = stroke_clusters(pieces, x_height, repeats)
+    clusters = stroke_clusters(small, x_height, repeats)
     return boxes + _outside(chained_repeats(ink, clusters, x_height, repeats), boxes)
 
 

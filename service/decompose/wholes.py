@@ -50,7 +50,7 @@ def candidate_groups(
     return [
         group
         for group in candidate_unions(boxes, params)
-        if not _repeat_in_line(boxes, printed, group, params.repeat_likeness)
+        if not repeat_in_line(boxes, printed, group, params.repeat_likeness)
     ]
 
 
@@ -110,7 +110,7 @@ def candidate_unions(boxes: np.ndarray, params: WholeParams) -> list[tuple[int, 
     return sorted(tuple(sorted(group)) for group in kept)[: params.max_candidates]
 
 
-def _repeat_in_line(
+def repeat_in_line(
     boxes: np.ndarray, printed: np.ndarray, group: tuple[int, ...], likeness: float
 ) -> bool:
     """Whether two pieces of ``group`` look alike as printed, side by side or stacked: a band

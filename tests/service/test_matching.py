@@ -111,3 +111,12 @@ def test_a_worn_impression_off_the_coarse_grid_is_found() -> None:
     found = [(40, 40, 60, 80)]
 
     assert missed_placements(ink, found, found, SegmentParams()) == [(113, 41, 60, 80)]
+
+
+def test_a_run_of_blocks_left_whole_does_not_swallow_the_blocks_found_singly() -> None:
+    block = _block()
+    ink = _page([(20 + 34 * i, 40, block) for i in range(4)])
+    # Segmentation left the first two blocks as one run and found the next two singly.
+    run, singles = (20, 40, 64, 40), [(88, 40, 30, 40), (122, 40, 30, 40)]
+
+    assert missed_placements(ink, [run, *singles], [run], SegmentParams()) == []
