@@ -10,6 +10,7 @@ only letter large enough to be a candidate, and only its neighbours O and E show
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,21 +39,26 @@ class TextParams:
 
 
 def text_like(
-    ink: np.ndarray, boxes: list[Box], strokes: np.ndarray, params: TextParams | None = None
+    ink: np.ndarray,
+    boxes: list[Box],
+    strokes: np.ndarray,
+    params: TextParams | None = None,
+    beside: Sequence[Box] = (),
 ) -> np.ndarray:
     """Boolean mask over ``boxes``: candidates that read as type in their line.
 
     ``strokes`` are the page's letter-sized components (x, y, w, h); those inside a candidate
-    are its own pieces and are left out of its neighbours.
+    are its own pieces and are left out of its neighbours. Instances ``beside`` them (found
+    already) are read as neighbours too, and their strokes left out likewise.
     """
     params = params or TextParams()
     text = np.zeros(len(boxes), dtype=bool)
     if not boxes:
         return text
-    candidates = np.array(boxes, dtype=np.int64)
+    candidates = np.array([*boxes, *beside], dtype=np.int64)
     own_pieces = overlapping(strokes, candidates).any(axis=1)
     nodes = np.concatenate([candidates, strokes[~own_pieces]])
-    for index in range(len(candidates)):
+    for index in range(len(boxes)):
         window = _line_window(nodes, index, params)
         if len(window) >= params.min_run:
             distinct = _distinct_shapes(ink, [tuple(nodes[i]) for i in window], params.likeness)

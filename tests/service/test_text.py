@@ -89,4 +89,4 @@ def test_a_sort_is_read_among_its_band_not_among_the_strokes_of_its_neighbours()
     # Alone, its neighbours are the next sorts' strokes, as unlike each other as letters.
     assert text_like(ink, [middle], strokes).tolist() == [True]
     # Read with the rest of its band, it is one sort among its like.
-    assert not text_like(ink, [middle, *band[:3], *band[4:]], strokes).any()
+    assert text_like(ink, [middle], strokes, beside=[*band[:3], *band[4:]]).tolist() == [False]
