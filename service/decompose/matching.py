@@ -41,10 +41,11 @@ class MatchParams:
     # band of blocks: its exemplar was a run of blocks segmentation left whole.
     repeat_likeness: float = 0.8
     # A block is set apart by the blank of its body: a placement whose surroundings (a frame
-    # of this many pixels just outside it) carry more ink than ``max_frame_ink`` on average
-    # cuts through a larger block, as a half-tile found inside a tiled pattern does.
+    # of this many pixels just outside it) carry more ink than ``max_frame_ink`` above the
+    # paper's own tone (its grain, on average) cuts through a larger block, as a half-tile
+    # found inside a tiled pattern does.
     frame: int = 2
-    max_frame_ink: float = 0.1
+    max_frame_ink: float = 0.05
     # Blocks are matched with their short side brought down to about this many pixels: the
     # correlation peak of a whole block needs no finer grid, and it is far cheaper.
     working_side: int = 16
@@ -63,6 +64,7 @@ def missed_placements(
     no instance does, or only pieces of it do (see ``pieces_within``)."""
     params = params or MatchParams()
     searched, _ = group_ornaments(instances, ornament_params)
+    paper = float(np.median(ink))  # most of a page is blank paper
     taken = list(instances)
     found: list[Box] = []
     # Each round searches beside what the last one found: a band whose middle segmentation
@@ -76,7 +78,7 @@ def missed_placements(
                 ink, exemplar, _grown(area, exemplar, ink.shape, params), taken, params
             )
         ]
-        new, taken = _accepted(ink, peaks, taken, params)
+        new, taken = _accepted(ink, peaks, taken, paper, params)
         if not new:
             break
         found += new
@@ -88,13 +90,14 @@ def _accepted(
     ink: np.ndarray,
     peaks: list[tuple[float, Box]],
     taken: list[Box],
+    paper: float,
     params: MatchParams,
 ) -> tuple[list[Box], list[Box]]:
     """The peaks kept, best first, and the boxes taken after them (pieces of a kept block are
-    no longer in the way)."""
+    no longer in the way). ``paper`` is the ink map's level on blank paper."""
     new: list[Box] = []
     for _, box in sorted(peaks, reverse=True):
-        if _frame_ink(ink, box, params.frame) > params.max_frame_ink:
+        if _frame_ink(ink, box, params.frame) - paper > params.max_frame_ink:
             continue
         pieces = [t for t in taken if _piece_of(t, box)]
         if _spans_a_band(ink, pieces, params.repeat_likeness):

@@ -120,3 +120,13 @@ def test_a_run_of_blocks_left_whole_does_not_swallow_the_blocks_found_singly() -
     run, singles = (20, 40, 64, 40), [(88, 40, 30, 40), (122, 40, 30, 40)]
 
     assert missed_placements(ink, [run, *singles], [run], SegmentParams()) == []
+
+
+def test_impressions_are_found_on_grainy_paper_whose_tone_reads_as_faint_ink() -> None:
+    block = _block()
+    rng = np.random.default_rng(0)
+    ink = _page([(40, 40, block), (76, 40, block)])
+    ink = np.maximum(ink, rng.uniform(0.0, 0.24, ink.shape).astype(np.float32))  # mean 0.12
+    found = [(40, 40, 30, 40)]
+
+    assert missed_placements(ink, found, found, SegmentParams()) == [(76, 40, 30, 40)]
