@@ -257,8 +257,7 @@ def _not_type(
 ) -> list[Box]:
     """``boxes`` less those that read as type in their line (``text.text_like``), read with
     the instances ``beside`` them as neighbours."""
-    others = [box for box in beside if box not in boxes]
-    text = text_like(ink, boxes, strokes, params, others)
+    text = text_like(ink, boxes, strokes, params, beside)
     return [box for box, is_text in zip(boxes, text, strict=True) if not is_text]
 
 

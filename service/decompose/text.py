@@ -49,7 +49,8 @@ def text_like(
 
     ``strokes`` are the page's letter-sized components (x, y, w, h); those inside a candidate
     are its own pieces and are left out of its neighbours. Instances ``beside`` them (found
-    already) are read as neighbours too, and their strokes left out likewise.
+    already) are read as neighbours too, and their strokes left out likewise; a candidate
+    among them is never its own neighbour, as it does not stand beside itself.
     """
     params = params or TextParams()
     text = np.zeros(len(boxes), dtype=bool)
