@@ -76,6 +76,12 @@ def _export(args: argparse.Namespace) -> int:
     return main_export(args)
 
 
+def _sprites(args: argparse.Namespace) -> int:
+    from training.sprite_fit import main_sprites
+
+    return main_sprites(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="florilege-train", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -134,6 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--out", type=Path, required=True, help="bundle folder to create")
     export.set_defaults(run=_export)
+
+    sprites = commands.add_parser(
+        "sprites",
+        help="fit the sprite model (the comparison family) to unlabeled images and decompose them",
+    )
+    sprites.add_argument("--data", type=Path, required=True, help="folder of images; no labels")
+    sprites.add_argument("--out", type=Path, required=True, help="run folder to write")
+    sprites.add_argument("--config", type=Path, help="YAML configuration (default: built-in)")
+    sprites.set_defaults(run=_sprites)
     return parser
 
 

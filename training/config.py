@@ -75,15 +75,55 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-def load_config(path: Path | None = None) -> Config:
-    """The configuration in the YAML file ``path`` (None: the defaults)."""
+@dataclass(frozen=True)
+class SpriteModelConfig:
+    """Hyperparameters of :class:`training.sprites.SpriteModel` (its keyword arguments)."""
+
+    sprites: int = 40  # learned block designs; each is also used in its eight orientations
+    sprite_size: int = 32  # side of a sprite's alpha map, in working pixels
+    cell: int = 16  # encoder stride: one candidate placement per cell
+    channels: int = 32
+    min_scale: float = 0.5  # a placed sprite's side, as a fraction of sprite_size
+    max_scale: float = 1.5
+
+
+@dataclass(frozen=True)
+class SpriteTrainConfig:
+    steps: int = 1500
+    batch_size: int = 16
+    window: int = 128  # side of the random windows trained on, in working pixels
+    component_side: float = 8.0  # images are scaled so their median ink component is this
+    lr: float = 1e-3
+    sprite_lr: float = 1e-2  # sprites learn faster than the encoder that places them
+    presence_cost: float = 0.05  # per unit of mean presence: explain the ink with few sprites
+    choice_entropy_cost: float = 0.01  # ramped up over the first half: one sprite per cell
+    usage_entropy_gain: float = 0.02  # rewards using many sprites: no collapse onto a blob
+    log_every: int = 50
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SpriteDecodeConfig:
+    presence: float = 0.5  # cells at least this present become instances
+    overlap: float = 0.5  # of two instances overlapping more (IoU), the weaker is dropped
+
+
+@dataclass(frozen=True)
+class SpriteConfig:
+    model: SpriteModelConfig = field(default_factory=SpriteModelConfig)
+    train: SpriteTrainConfig = field(default_factory=SpriteTrainConfig)
+    decode: SpriteDecodeConfig = field(default_factory=SpriteDecodeConfig)
+
+
+def load_config(path: Path | None = None, schema: type = Config) -> Any:
+    """The configuration of type ``schema`` in the YAML file ``path`` (None: the defaults)."""
     if path is None:
-        return Config()
+        return schema()
     try:
         document = yaml.safe_load(Path(path).read_text())
     except yaml.YAMLError as error:
         raise ConfigError(f"{path} is not valid YAML: {error}") from None
-    return from_dict(document or {}, where=str(path))
+    return _build(schema, document or {}, str(path))
 
 
 def from_dict(document: Any, where: str = "config") -> Config:
@@ -91,11 +131,11 @@ def from_dict(document: Any, where: str = "config") -> Config:
     return _build(Config, document, where)
 
 
-def to_dict(config: Config) -> dict[str, Any]:
+def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def save_config(config: Config, path: Path) -> None:
+def save_config(config: Any, path: Path) -> None:
     """Write ``config`` in full, so a run folder says exactly what trained it."""
     Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
 
