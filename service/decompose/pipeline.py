@@ -34,7 +34,7 @@ from service.decompose.segment import (
     split_by_size,
     stroke_blocks,
 )
-from service.decompose.text import TextParams, text_like
+from service.decompose.text import TextParams, set_in_lines, text_like
 from service.decompose.wholes import WholeParams, candidate_groups, chosen_wholes, union_of
 from service.decomposition import Box, Decomposition, Instance, Motif, Ornament, Page
 
@@ -306,7 +306,9 @@ def _find_boxes(ink: np.ndarray, params: BaselineParams) -> list[Box]:
     large, small, x_height = split_by_size(mask, params.segment)
     seeded = large_instances(large, small, ink.shape, params.segment)
     pieces = small_strokes(small, x_height, params.segment)
-    seeded += _outside(stroke_blocks(pieces, x_height, ink.shape, params.segment), seeded)
+    engraved = stroke_blocks(pieces, x_height, ink.shape, params.segment)
+    engraved = [box for box in engraved if not set_in_lines(ink, box, small, params.text)]
+    seeded += _outside(engraved, seeded)
     repeats = params.repeats
     partial_from = repeats.partial_run_breadth_in_x_heights * x_height
     parts = [

@@ -36,6 +36,8 @@ class TextParams:
     # A window whose distinct shapes make up at least this share of its members is type.
     distinct_share: float = 0.6
     min_run: int = 3
+    # A cluster of strokes is type when at least this share of them read as letters.
+    letter_share: float = 0.5
 
 
 def text_like(
@@ -65,6 +67,24 @@ def text_like(
             distinct = _distinct_shapes(ink, [tuple(nodes[i]) for i in window], params.likeness)
             text[index] = distinct >= max(params.min_run, params.distinct_share * len(window))
     return text
+
+
+def set_in_lines(
+    ink: np.ndarray, block: Box, strokes: np.ndarray, params: TextParams | None = None
+) -> bool:
+    """Whether most strokes inside ``block`` read as type in their own lines.
+
+    Letters of two lines set so tight that descenders touch ascenders cluster as closely as the
+    strokes of an engraved block; read among their neighbours in each line, they are letters,
+    while the strokes of a block repeat one another's shape or have no line to stand in.
+    """
+    params = params or TextParams()
+    inside = overlapping(strokes, np.array([block], dtype=np.int64))[:, 0]
+    members: list[Box] = [(int(x), int(y), int(w), int(h)) for x, y, w, h in strokes[inside]]
+    if len(members) < params.min_run:
+        return False
+    letters = text_like(ink, members, strokes[~inside], params)
+    return bool(letters.mean() >= params.letter_share)
 
 
 def _line_window(nodes: np.ndarray, start: int, params: TextParams) -> list[int]:

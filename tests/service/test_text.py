@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from service.decompose.segment import component_boxes
-from service.decompose.text import text_like
+from service.decompose.text import set_in_lines, text_like
 
 SIZE = 40
 
@@ -90,3 +90,31 @@ def test_a_sort_is_read_among_its_band_not_among_the_strokes_of_its_neighbours()
     assert text_like(ink, [middle], strokes).tolist() == [True]
     # Read with the rest of its band, it is one sort among its like.
     assert text_like(ink, [middle], strokes, beside=[*band[:3], *band[4:]]).tolist() == [False]
+
+
+def _two_lines(upper: list[str], lower: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Two lines of shapes set solid: the lower line's tops touch the upper line's bottoms."""
+    ink = np.zeros((200, 60 + 50 * max(len(upper), len(lower))), np.float32)
+    boxes = []
+    for top, kinds in ((50, upper), (50 + SIZE + 1, lower)):
+        for index, kind in enumerate(kinds):
+            x = 30 + index * (SIZE + 6)
+            ink[top : top + SIZE, x : x + SIZE] = _shape(kind, SIZE)
+            boxes.append((x, top, SIZE, SIZE))
+    return ink, np.array(boxes)
+
+
+def test_strokes_of_two_tight_lines_of_letters_are_set_in_lines() -> None:
+    ink, strokes = _two_lines(["disk", "wedge", "cross", "ring"], ["bar", "ring", "disk", "cross"])
+    # A cluster of the middle letters of both lines, as tight as a block's strokes.
+    block = (30 + SIZE + 6, 50, 2 * SIZE + 6, 2 * SIZE + 1)
+
+    assert set_in_lines(ink, block, strokes)
+
+
+def test_strokes_of_a_block_are_not_set_in_lines() -> None:
+    # Two rows of one shape, as the petals of an engraved block repeat one design.
+    ink, strokes = _two_lines(["wedge"] * 4, ["wedge"] * 4)
+    block = (30 + SIZE + 6, 50, 2 * SIZE + 6, 2 * SIZE + 1)
+
+    assert not set_in_lines(ink, block, strokes)
