@@ -218,7 +218,8 @@ def split_touching(
     count = round(length / period)
     if abs(length / period - count) <= 0.2:
         cuts = [round(i * length / count) for i in range(count + 1)]
-        return _cut(mask, box, cuts)
+        parts = _cut(mask, box, cuts)
+        return parts if _even(parts, horizontal) else [box]
     if partial_from is None or breadth < partial_from:
         return [box]
     cuts = _lowest_cuts(profile, period)
@@ -228,6 +229,13 @@ def split_touching(
         return [box]
     parts = _cut(mask, box, cuts)
     return parts if len(parts) >= 3 and _alike(ink, parts, likeness) else [box]
+
+
+def _even(parts: list[Box], horizontal: bool, least: float = 0.8) -> bool:
+    """Whether the parts, each trimmed to its ink, span about the same breadth across the run,
+    as alike blocks do: the stems of a word cut at their period do not (ascenders, x-height)."""
+    breadths = [part[3] if horizontal else part[2] for part in parts]
+    return min(breadths) >= least * max(breadths)
 
 
 def _lowest_cuts(profile: np.ndarray, period: float) -> list[int]:

@@ -75,6 +75,20 @@ def test_thin_swashes_set_touching_are_split_one_by_one() -> None:
     assert all(abs(w - 24) <= 4 and h == 115 for _, _, w, h in parts)
 
 
+def test_a_word_of_touching_letters_is_not_cut_at_its_stems() -> None:
+    # Eight stems 24 px apart joined at the foot, as "llum" set touching: every other stem
+    # rises as an ascender, so the parts a stem period apart are not one block repeated.
+    ink = np.zeros((120, 260), np.float32)
+    for i in range(8):
+        x = 20 + 24 * i
+        top = 20 if i % 2 == 0 else 50
+        ink[top:100, x + 8 : x + 16] = 1.0
+    ink[94:100, 20 : 20 + 24 * 8] = 1.0
+    run = (20, 20, 24 * 8, 80)
+
+    assert split_touching(ink, ink > 0.5, run) == [run]
+
+
 def _band_ending_in_half_a_corner() -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """Ten 30 x 80 blocks (a ring and a bar) joined by a hairline, then 17 px of a corner
     block touching the last: the run is 10.6 periods long."""
