@@ -97,7 +97,8 @@ class SpriteTrainConfig:
     sprite_lr: float = 1e-2  # sprites learn faster than the encoder that places them
     presence_cost: float = 0.05  # per unit of mean presence: explain the ink with few sprites
     choice_entropy_cost: float = 0.01  # ramped up over the first half: one sprite per cell
-    usage_entropy_gain: float = 0.02  # rewards using many sprites: no collapse onto a blob
+    # Rewards spreading presence over many sprite views: no collapse onto one blob.
+    usage_entropy_gain: float = 0.02
     log_every: int = 50
     seed: int = 0
 

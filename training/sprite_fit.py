@@ -7,7 +7,7 @@ one size range and books are scanned at any resolution. Training reads random wi
 working images; decoding reads whole images and maps boxes back to their own pixels.
 
 A run folder holds ``config.yaml`` (what trained it), ``metrics.jsonl`` (losses every
-``train.log_every`` steps), ``sprites.pt`` (weights and how to rebuild the model),
+``train.log_every`` steps), ``sprites.pt`` (weights and the model's keyword arguments),
 ``sprites.png`` (the learned sprites, to look at) and ``decomposition.json``.
 """
 
@@ -40,7 +40,7 @@ SPRITES_PNG = "sprites.png"
 DECOMPOSITION = "decomposition.json"
 MODEL_NAME = "florilege-sprites"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
-#: Ink components smaller than this (working-scale pixels) are specks, not printed strokes.
+#: Ink components smaller than this (the image's own pixels) are specks, not printed strokes.
 SPECK = 4
 #: Reconstruction error on inked pixels weighs 1 + this times the ink.
 MISSING_INK_WEIGHT = 4.0
@@ -92,8 +92,10 @@ def fit_sprites(
     """Train a sprite model on random windows of the images at ``paths``; write weights and
     metrics in the new run folder ``out``."""
     if (out / CONFIG).exists():
-        raise FileExistsError(f"{out} already holds a sprite run: choose another --out")
+        raise FileExistsError(f"{out} already holds a run: choose another --out")
     train = config.train
+    if train.window % config.model.cell:
+        raise ValueError(f"train.window {train.window} must be a multiple of model.cell")
     images = [
         working_image(path, train.component_side)
         for path in tqdm(paths, desc="read", leave=False, disable=not progress)
@@ -194,14 +196,21 @@ def _start_sprites_on_ink(
 
 
 def decompose_with_sprites(
-    model: SpriteModel, paths: Sequence[Path], root: Path, config: SpriteConfig
+    model: SpriteModel,
+    paths: Sequence[Path],
+    root: Path,
+    config: SpriteConfig,
+    progress: bool = True,
 ) -> Decomposition:
-    """Read each image's present cells as instances: box, sprite (motif) and orientation."""
+    """Read each image's present cells as instances: box, sprite (motif) and orientation.
+
+    A motif's width and height are its sprite's side in working pixels: each image has its
+    own working scale, so no single size in image pixels fits every instance."""
     model.eval()
     extents = _ink_extents(model.alphas().detach().numpy())
     pages = [
         _decompose_page(model, path, root, extents, config)
-        for path in tqdm(paths, desc="decompose", leave=False)
+        for path in tqdm(paths, desc="decompose", leave=False, disable=not progress)
     ]
     counts: dict[str, int] = {}
     for page in pages:

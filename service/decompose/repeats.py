@@ -24,6 +24,10 @@ from service.decompose.segment import (
     union_boxes,
 )
 
+#: The parts of a run of alike blocks, trimmed to their ink, span at least this share of the
+#: broadest part's breadth (worn edges take a little).
+EVEN_BREADTH = 0.8
+
 
 @dataclass(frozen=True)
 class RepeatParams:
@@ -201,7 +205,8 @@ def split_touching(
     block of a frame, a broken sort) is cut where the profile is lowest, a period apart, and
     kept when its whole periods are ``likeness`` alike; only runs at least ``partial_from``
     broad are read so (None: never), as a word of touching letters is a run of alike stems.
-    Anything that is not periodic is returned whole.
+    A run cut at whole periods is kept whole unless its parts span the same breadth (a word's
+    ascenders rise above its other stems). Anything that is not periodic is returned whole.
     """
     x, y, w, h = box
     horizontal = w >= h
@@ -231,11 +236,11 @@ def split_touching(
     return parts if len(parts) >= 3 and _alike(ink, parts, likeness) else [box]
 
 
-def _even(parts: list[Box], horizontal: bool, least: float = 0.8) -> bool:
+def _even(parts: list[Box], horizontal: bool) -> bool:
     """Whether the parts, each trimmed to its ink, span about the same breadth across the run,
     as alike blocks do: the stems of a word cut at their period do not (ascenders, x-height)."""
     breadths = [part[3] if horizontal else part[2] for part in parts]
-    return min(breadths) >= least * max(breadths)
+    return min(breadths) >= EVEN_BREADTH * max(breadths)
 
 
 def _lowest_cuts(profile: np.ndarray, period: float) -> list[int]:

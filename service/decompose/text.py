@@ -72,7 +72,7 @@ def text_like(
 def set_in_lines(
     ink: np.ndarray, block: Box, strokes: np.ndarray, params: TextParams | None = None
 ) -> bool:
-    """Whether most strokes inside ``block`` read as type in their own lines.
+    """Whether most strokes overlapping ``block`` read as type in their own lines.
 
     Letters of two lines set so tight that descenders touch ascenders cluster as closely as the
     strokes of an engraved block; read among their neighbours in each line, they are letters,

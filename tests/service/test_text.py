@@ -93,7 +93,8 @@ def test_a_sort_is_read_among_its_band_not_among_the_strokes_of_its_neighbours()
 
 
 def _two_lines(upper: list[str], lower: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Two lines of shapes set solid: the lower line's tops touch the upper line's bottoms."""
+    """Two lines of shapes set solid: the lower line's tops one pixel below the upper line's
+    bottoms, as close as a block's strokes, yet separate components."""
     ink = np.zeros((200, 60 + 50 * max(len(upper), len(lower))), np.float32)
     boxes = []
     for top, kinds in ((50, upper), (50 + SIZE + 1, lower)):

@@ -99,8 +99,38 @@ def test_render_places_the_chosen_sprite_at_its_centre_and_size():
         ink = model.render(cells)[0, 0].numpy()
     expected = np.zeros((32, 32))
     expected[6:16, 9:19] = 1  # a 10-pixel square centred on (x 14, y 11)
-    assert np.abs(ink - expected).max() < 0.51  # only the edge pixels are half covered
-    assert np.abs(ink - expected).mean() < 0.02
+    # Its edges fall on pixel edges, so the render is exact: half a pixel off would show.
+    assert np.abs(ink - expected).max() < 1e-3
+
+
+def test_a_present_cell_decodes_to_its_box_and_view_in_image_pixels(tmp_path: Path):
+    page = np.full((200, 300), 255, np.uint8)
+    for left in range(10, 250, 60):
+        page[50:90, left : left + 40] = 0  # 40 px squares: the working scale is 12 / 40
+    Image.fromarray(page).save(tmp_path / "page.png")
+    config = tiny_config()
+    model = SpriteModel(**dataclasses.asdict(config.model))
+    with torch.no_grad():
+        model.sprite_logits[:] = 20  # solid squares: each view's ink fills the sprite
+    rows, cols = 8, 12  # the 60 x 90 working image padded to whole 8 px cells
+    presence, choice = torch.zeros(1, rows * cols), torch.full((1, rows * cols, 16), -30.0)
+    presence[0, 0], choice[0, 0, 8 + 5] = 1.0, 30.0  # sprite 1 in view 5: 90 degrees, mirrored
+    cells = Cells(
+        presence=presence,
+        choice=choice,
+        centre=torch.tensor([[30.0, 21.0]]).repeat(1, rows * cols, 1),
+        side=torch.full((1, rows * cols), 12.0),
+        rows=rows,
+        cols=cols,
+    )
+    model.forward = lambda ink: cells
+
+    page_found = decompose_with_sprites(model, [tmp_path / "page.png"], tmp_path, config).pages[0]
+
+    # The 12 px working square round (30, 21) is 40 px round (100, 70) in the image.
+    assert [(i.bbox, i.motif, i.rotation, i.mirror) for i in page_found.instances] == [
+        ((80, 50, 40, 40), "sprite-001", 90, True)
+    ]
 
 
 def test_working_scale_brings_ink_components_to_the_configured_side(tmp_path: Path):
@@ -142,9 +172,15 @@ def test_decomposition_is_valid_and_inside_each_page(pages: Path, tmp_path: Path
     assert {instance.motif for instance in found} == set(motifs)
 
 
+def tiny_yaml(folder: Path) -> Path:
+    """The tiny configuration, 4 steps, as a file (JSON is YAML)."""
+    path = folder / "tiny.yaml"
+    path.write_text(json.dumps({**TINY, "train": {**TINY["train"], "steps": 4}}))
+    return path
+
+
 def test_command_fits_and_writes_a_decomposition(pages: Path, tmp_path: Path):
-    config = tmp_path / "tiny.yaml"
-    config.write_text(json.dumps({**TINY, "train": {**TINY["train"], "steps": 4}}))
+    config = tiny_yaml(tmp_path)
     assert (
         main(
             [
@@ -168,6 +204,6 @@ def test_a_finished_run_is_never_overwritten(pages: Path, tmp_path: Path, capsys
     fit_sprites(sorted(pages.glob("*.png")), tmp_path / "run", tiny_config(steps=2), progress=False)
     weights = (tmp_path / "run" / "sprites.pt").read_bytes()
     args = ["sprites", "--data", str(pages), "--out", str(tmp_path / "run")]
-    assert main(args) == 2
-    assert "already holds a sprite run" in capsys.readouterr().err
+    assert main([*args, "--config", str(tiny_yaml(tmp_path))]) == 2
+    assert "already holds a run" in capsys.readouterr().err
     assert (tmp_path / "run" / "sprites.pt").read_bytes() == weights
