@@ -34,7 +34,7 @@ from service.decompose.segment import (
     split_by_size,
     stroke_blocks,
 )
-from service.decompose.text import TextParams, set_in_lines, text_like
+from service.decompose.text import TextParams, set_in_lines, stands_in_a_line, text_like
 from service.decompose.wholes import WholeParams, candidate_groups, chosen_wholes, union_of
 from service.decomposition import Box, Decomposition, Instance, Motif, Ornament, Page
 
@@ -75,6 +75,8 @@ class PageFindings:
     templates: np.ndarray  # (N, S, S) for prototype images
     views: np.ndarray  # (N, 8, D) for comparing instances
     fine: np.ndarray  # (N, F, F) uint8 crops twice the templates' size, for splitting motifs
+    strokes: np.ndarray  # (M, 4) the page's letter-sized components (x, y, w, h)
+    x_height: float  # the page's text x-height, in pixels
     details: np.ndarray | None = None  # (N, s, s) uint8 larger crops, kept for a catalogue
 
 
@@ -189,7 +191,13 @@ def _redescribed(
         # Ink is computed again rather than kept from the first pass: a float map per page,
         # held for a whole collection, would cost far more memory than recomputing a batch's.
         located = [
-            _Located(findings[page].page, ink_map(findings[page].page.pixels), page_boxes)
+            _Located(
+                findings[page].page,
+                ink_map(findings[page].page.pixels),
+                page_boxes,
+                findings[page].strokes,
+                findings[page].x_height,
+            )
             for page, page_boxes in batch
         ]
         for (page, _), found in zip(batch, _describe(located, describer, detail_size), strict=True):
@@ -293,17 +301,27 @@ class _Located:
     page: PageImage
     ink: np.ndarray
     boxes: list[Box]
+    strokes: np.ndarray  # the page's letter-sized components
+    x_height: float
 
 
 def _locate(page: PageImage, params: BaselineParams) -> _Located:
     ink = ink_map(page.pixels)
-    return _Located(page, ink, _find_boxes(ink, params))
-
-
-def _find_boxes(ink: np.ndarray, params: BaselineParams) -> list[Box]:
-    """Candidate instances: large blocks (touching runs split), then small repeated sorts."""
     mask = binarize(ink)
-    large, small, x_height = split_by_size(mask, params.segment)
+    sized = split_by_size(mask, params.segment)
+    return _Located(page, ink, _find_boxes(ink, mask, sized, params), sized[1], sized[2])
+
+
+def _find_boxes(
+    ink: np.ndarray,
+    mask: np.ndarray,
+    sized: tuple[np.ndarray, np.ndarray, float],
+    params: BaselineParams,
+) -> list[Box]:
+    """Candidate instances: large blocks (touching runs split), then small repeated sorts.
+    ``sized`` is ``split_by_size`` of the page's ``mask``: large and small components, and
+    the x-height."""
+    large, small, x_height = sized
     seeded = large_instances(large, small, ink.shape, params.segment)
     pieces = small_strokes(small, x_height, params.segment)
     engraved = stroke_blocks(pieces, x_height, ink.shape, params.segment)
@@ -337,7 +355,16 @@ def _describe(
     views = describer.views(np.concatenate([_no_crops(describer.size), *crops]))
     per_page = np.split(views, np.cumsum([len(c) for c in crops])[:-1])
     return [
-        PageFindings(found.page, found.boxes, t, v, _as_bytes(f), _details(found, detail_size))
+        PageFindings(
+            found.page,
+            found.boxes,
+            t,
+            v,
+            _as_bytes(f),
+            found.strokes,
+            found.x_height,
+            _details(found, detail_size),
+        )
         for found, t, v, f in zip(located, templates, per_page, fine, strict=True)
     ]
 
@@ -494,6 +521,7 @@ def assemble(
     keep = (scores >= params.min_score) | (
         catalogued & (clustering.similarity >= params.cluster.join)
     )
+    keep &= ~_words_of_the_text(findings, clustering, keep, params.text)
     motif_ids = _motif_ids(np.unique(clustering.labels[keep]), clustering.known, known)
     pages, start = [], 0
     for found in findings:
@@ -505,6 +533,32 @@ def assemble(
     motifs = _motifs(boxes, keep, clustering, motif_ids)
     decomposition = Decomposition(pages=pages, motifs=motifs, model=describer.name)
     return Discovery(decomposition, findings, clustering, motif_ids, keep)
+
+
+def _words_of_the_text(
+    findings: list[PageFindings], clustering: Clustering, keep: np.ndarray, params: TextParams
+) -> np.ndarray:
+    """Instances of new motifs that are type: small, never twice on one page, and standing in
+    lines of text. A printer sets a small sort as one of many, in a band or a frame; a small
+    shape that recurs only from page to page, inside the text, is a word or a letter of it (a
+    lone fleuron between paragraphs stands on a line of its own)."""
+    page_of = np.concatenate([np.full(len(f.boxes), i, np.int64) for i, f in enumerate(findings)])
+    boxes = [box for f in findings for box in f.boxes]
+    words = np.zeros(len(boxes), dtype=bool)
+    for motif in np.unique(clustering.labels[keep]):
+        members = np.flatnonzero(keep & (clustering.labels == motif))
+        if clustering.known[motif] >= 0 or len(np.unique(page_of[members])) < len(members):
+            continue
+        pages = [findings[page] for page in page_of[members]]
+        sizes = [max(boxes[i][2:]) / page.x_height for i, page in zip(members, pages, strict=True)]
+        if np.median(sizes) > params.lone_sort_size_in_x_heights:
+            continue
+        in_text = [
+            stands_in_a_line(boxes[i], page.strokes, params)
+            for i, page in zip(members, pages, strict=True)
+        ]
+        words[members] = np.mean(in_text) >= 0.5
+    return words
 
 
 def _motif_ids(

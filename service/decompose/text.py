@@ -38,6 +38,9 @@ class TextParams:
     min_run: int = 3
     # A cluster of strokes is type when at least this share of them read as letters.
     letter_share: float = 0.5
+    # A motif of sorts no larger than this, never twice on a page, set inside lines of text,
+    # is type (words and letters recurring from page to page).
+    lone_sort_size_in_x_heights: float = 2.5
 
 
 def text_like(
@@ -85,6 +88,15 @@ def set_in_lines(
         return False
     letters = text_like(ink, members, strokes[~inside], params)
     return bool(letters.mean() >= params.letter_share)
+
+
+def stands_in_a_line(box: Box, strokes: np.ndarray, params: TextParams | None = None) -> bool:
+    """Whether a letter-sized stroke stands beside ``box`` in its line, by the rule that links
+    a line's neighbours (strokes inside ``box`` are its own and are left out)."""
+    params = params or TextParams()
+    itself = np.array([box], dtype=np.int64)
+    nodes = np.concatenate([itself, strokes[~overlapping(strokes, itself)[:, 0]]])
+    return any(_next_in_line(nodes, 0, direction, params) is not None for direction in (1, -1))
 
 
 def _line_window(nodes: np.ndarray, start: int, params: TextParams) -> list[int]:

@@ -11,8 +11,16 @@ from PIL import Image
 
 from service.cli import main as florilege
 from service.decompose import PageImage, decompose_images
+from service.decompose.cluster import Clustering
 from service.decompose.describe import TemplateDescriber
-from service.decompose.pipeline import discover, expand_paths, read_page
+from service.decompose.pipeline import (
+    PageFindings,
+    _words_of_the_text,
+    discover,
+    expand_paths,
+    read_page,
+)
+from service.decompose.text import TextParams
 from service.decomposition import Decomposition
 from training.evaluate import evaluate
 from training.synth import generate
@@ -96,3 +104,60 @@ def test_several_pages_are_described_in_one_call(seen_pages: Path) -> None:
     assert len(found.findings) == 6 and len(batches) in (1, 2, 3, 4)
     assert batches[0] > max(len(f.boxes) for f in found.findings)
     assert discover(pages).decomposition.to_json() == found.decomposition.to_json()
+
+
+def _findings_one_per_page(box: tuple[int, int, int, int], strokes: np.ndarray, pages: int):
+    """Pages each holding one instance at ``box`` among ``strokes``, x-height 40 px."""
+    return [
+        PageFindings(
+            page=PageImage(f"p{page}", np.zeros((300, 300), np.uint8)),
+            boxes=[box],
+            templates=np.zeros((1, 32, 32), np.float32),
+            views=np.zeros((1, 8, 4), np.float32),
+            fine=np.zeros((1, 64, 64), np.uint8),
+            strokes=strokes,
+            x_height=40.0,
+        )
+        for page in range(pages)
+    ]
+
+
+def _one_motif(count: int) -> Clustering:
+    return Clustering(
+        labels=np.zeros(count, np.int64),
+        orientations=[],
+        similarity=np.ones(count),
+        prototypes=np.zeros((1, 32, 32), np.float32),
+        parents=np.zeros(1, np.int64),
+        views=np.zeros((1, 8, 4), np.float32),
+        known=np.array([-1]),
+    )
+
+
+def test_a_small_shape_recurring_page_after_page_inside_the_text_is_type() -> None:
+    # A word 80 x 40 px, once on each of four pages, between two letters of its line.
+    strokes = np.array([(30, 100, 40, 40), (176, 100, 40, 40)])
+    findings = _findings_one_per_page((90, 100, 80, 40), strokes, pages=4)
+
+    words = _words_of_the_text(findings, _one_motif(4), np.ones(4, bool), TextParams())
+
+    assert words.all()
+
+
+def test_a_lone_fleuron_once_per_page_on_its_own_line_is_kept() -> None:
+    strokes = np.array([(30, 220, 40, 40), (76, 220, 40, 40)])  # the text, lines below it
+    findings = _findings_one_per_page((130, 100, 40, 40), strokes, pages=4)
+
+    words = _words_of_the_text(findings, _one_motif(4), np.ones(4, bool), TextParams())
+
+    assert not words.any()
+
+
+def test_a_small_sort_set_twice_on_a_page_is_no_word() -> None:
+    strokes = np.array([(30, 100, 40, 40), (176, 100, 40, 40)])
+    findings = _findings_one_per_page((90, 100, 80, 40), strokes, pages=3)
+    findings[0].boxes.append((250, 100, 40, 40))
+
+    words = _words_of_the_text(findings, _one_motif(4), np.ones(4, bool), TextParams())
+
+    assert not words.any()

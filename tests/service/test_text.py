@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from service.decompose.segment import component_boxes
-from service.decompose.text import set_in_lines, text_like
+from service.decompose.text import set_in_lines, stands_in_a_line, text_like
 
 SIZE = 40
 
@@ -119,3 +119,12 @@ def test_strokes_of_a_block_are_not_set_in_lines() -> None:
     block = (30 + SIZE + 6, 50, 2 * SIZE + 6, 2 * SIZE + 1)
 
     assert not set_in_lines(ink, block, strokes)
+
+
+def test_a_word_inside_a_line_stands_in_it_and_a_lone_sort_does_not() -> None:
+    ink, boxes = _line(["disk", "wedge", "cross", "ring"])
+    word, strokes = boxes[1], np.array(boxes[:1] + boxes[2:])
+
+    assert stands_in_a_line(word, strokes)
+    # The same sort on a line of its own, with the text two lines below it.
+    assert not stands_in_a_line((word[0], word[1] - 3 * SIZE, SIZE, SIZE), strokes)
