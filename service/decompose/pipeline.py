@@ -542,7 +542,9 @@ def _words_of_the_text(
     lines of text. A printer sets a small sort as one of many, in a band or a frame; a small
     shape that recurs only from page to page, inside the text, is a word or a letter of it (a
     lone fleuron between paragraphs stands on a line of its own)."""
-    page_of = np.concatenate([np.full(len(f.boxes), i, np.int64) for i, f in enumerate(findings)])
+    page_of = np.concatenate(
+        [np.zeros(0, np.int64), *(np.full(len(f.boxes), i) for i, f in enumerate(findings))]
+    )
     boxes = [box for f in findings for box in f.boxes]
     words = np.zeros(len(boxes), dtype=bool)
     for motif in np.unique(clustering.labels[keep]):
@@ -557,7 +559,7 @@ def _words_of_the_text(
             stands_in_a_line(boxes[i], page.strokes, params)
             for i, page in zip(members, pages, strict=True)
         ]
-        words[members] = np.mean(in_text) >= 0.5
+        words[members] = np.mean(in_text) >= params.letter_share
     return words
 
 

@@ -36,7 +36,8 @@ class TextParams:
     # A window whose distinct shapes make up at least this share of its members is type.
     distinct_share: float = 0.6
     min_run: int = 3
-    # A cluster of strokes is type when at least this share of them read as letters.
+    # A cluster of strokes is type when at least this share of them read as letters; so is a
+    # motif of small sorts (below) when this share of them stand in lines of text.
     letter_share: float = 0.5
     # A motif of sorts no larger than this, never twice on a page, set inside lines of text,
     # is type (words and letters recurring from page to page).

@@ -161,3 +161,9 @@ def test_a_small_sort_set_twice_on_a_page_is_no_word() -> None:
     words = _words_of_the_text(findings, _one_motif(4), np.ones(4, bool), TextParams())
 
     assert not words.any()
+
+
+def test_no_pages_hold_no_words() -> None:
+    words = _words_of_the_text([], _one_motif(0), np.zeros(0, bool), TextParams())
+
+    assert words.shape == (0,)
