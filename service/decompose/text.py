@@ -92,12 +92,20 @@ def set_in_lines(
 
 
 def stands_in_a_line(box: Box, strokes: np.ndarray, params: TextParams | None = None) -> bool:
-    """Whether a letter-sized stroke stands beside ``box`` in its line, by the rule that links
-    a line's neighbours (strokes inside ``box`` are its own and are left out)."""
+    """Whether a letter-sized stroke stands just beside ``box``, within its height, as the
+    letters of a word do round a ligature or a word. Looser than the line reading's rule:
+    an italic ligature from ascender to descender is twice as tall as the letters beside it.
+    Strokes inside ``box`` are its own and are left out."""
     params = params or TextParams()
-    itself = np.array([box], dtype=np.int64)
-    nodes = np.concatenate([itself, strokes[~overlapping(strokes, itself)[:, 0]]])
-    return any(_next_in_line(nodes, 0, direction, params) is not None for direction in (1, -1))
+    x, y, w, h = box
+    others = strokes[~overlapping(strokes, np.array([box], dtype=np.int64))[:, 0]]
+    sx, sy, sw, sh = others.T
+    gap = np.maximum(sx - (x + w), x - (sx + sw))
+    slack = params.alignment * h
+    within = (sy >= y - slack) & (sy + sh <= y + h + slack)
+    beside = (gap >= -0.1 * np.minimum(w, sw)) & (gap <= params.max_gap * h)
+    # Dots and commas are too small to tell a line.
+    return bool((within & beside & (sh >= 0.25 * h)).any())
 
 
 def _line_window(nodes: np.ndarray, start: int, params: TextParams) -> list[int]:

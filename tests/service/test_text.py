@@ -128,3 +128,11 @@ def test_a_word_inside_a_line_stands_in_it_and_a_lone_sort_does_not() -> None:
     assert stands_in_a_line(word, strokes)
     # The same sort on a line of its own, with the text two lines below it.
     assert not stands_in_a_line((word[0], word[1] - 3 * SIZE, SIZE, SIZE), strokes)
+
+
+def test_a_ligature_twice_as_tall_as_its_letters_stands_in_their_line() -> None:
+    # From ascender to descender, an italic long-s ligature spans twice the x-height letters.
+    ink, boxes = _line(["disk", "wedge", "cross"], tops=[62, 40, 62], sizes=[40, 84, 40])
+    ligature, strokes = boxes[1], np.array([boxes[0], boxes[2]])
+
+    assert stands_in_a_line(ligature, strokes)
