@@ -180,10 +180,10 @@ def _refined(
     with its correlation. Boxes keep the exemplar's exact size, turned with the view."""
     vh, vw = view.shape
     x0, y0 = max(0, corner[0] - step), max(0, corner[1] - step)
-    window = ink[y0 : corner[1] + vh + step, x0 : corner[0] + vw + step].astype(np.float64)
+    window = ink[y0 : corner[1] + vh + step, x0 : corner[0] + vw + step]
     if window.shape[0] < vh or window.shape[1] < vw:
         return 0.0, (corner[0], corner[1], vw, vh)
-    score = _SearchArea(window).correlation(view, direct=True)
+    score = correlation_map(window, view, direct=True)
     dy, dx = np.unravel_index(int(np.argmax(score)), score.shape)
     return float(score[dy, dx]), (int(x0 + dx), int(y0 + dy), vw, vh)
 
@@ -235,10 +235,12 @@ class _SearchArea:
         return self._spectra[shape]
 
 
-def correlation_map(image: np.ndarray, template: np.ndarray) -> np.ndarray:
+def correlation_map(image: np.ndarray, template: np.ndarray, direct: bool = False) -> np.ndarray:
     """Normalised cross-correlation of ``template`` at every position where it fits in
-    ``image`` (top-left corners), in [-1, 1]; flat windows score 0."""
-    return _SearchArea(image.astype(np.float64)).correlation(template.astype(np.float64))
+    ``image`` (top-left corners), in [-1, 1]; flat windows score 0. ``direct``: see
+    ``_SearchArea.correlation``."""
+    area = _SearchArea(image.astype(np.float64))
+    return area.correlation(template.astype(np.float64), direct)
 
 
 def _normalised(

@@ -220,7 +220,7 @@ def _completed(
                 best[label] = i
         exemplars = [page.boxes[i] for i in best.values()]
         kept_boxes = [page.boxes[i] for i in kept]
-        blocks = _missed(page.page, kept_boxes, exemplars, params)
+        blocks = _missed(page, kept_boxes, exemplars, params)
         pieces = set(pieces_within(blocks, kept_boxes))
         completed.append([b for b in page.boxes if b not in pieces] + blocks if blocks else None)
     return completed
@@ -237,13 +237,13 @@ def _kept_per_page(findings: list[PageFindings], found: Discovery) -> list[tuple
 
 
 def _missed(
-    page: PageImage, kept: list[Box], exemplars: list[Box], params: BaselineParams
+    page: PageFindings, kept: list[Box], exemplars: list[Box], params: BaselineParams
 ) -> list[Box]:
     """Placements of the page's ``exemplars`` that no kept instance covers and that are not type."""
     if not exemplars:
         return []
-    ink = ink_map(page.pixels)
-    _, small, x_height = split_by_size(binarize(ink), params.segment)
+    ink = ink_map(page.page.pixels)
+    small, x_height = page.strokes, page.x_height
     # Exemplars that read as type are left out: matched in the body text, they would find
     # letters. So are specks much smaller than the page's blocks, most of them pieces of one.
     smallest_sort = params.repeats.min_size_in_x_heights * x_height
