@@ -27,9 +27,11 @@ from PIL import Image
 from scipy import ndimage
 from tqdm import tqdm
 
+from service.decompose.pipeline import expand_paths, read_page
 from service.decomposition import Decomposition, Instance, Motif, Page
 from service.dihedral import ALL_ORIENTATIONS
 from training.config import SpriteConfig, load_config, save_config, to_dict
+from training.metrics import iou_matrix
 from training.sprites import SpriteModel
 from training.train import use_seed
 
@@ -39,7 +41,6 @@ WEIGHTS = "sprites.pt"
 SPRITES_PNG = "sprites.png"
 DECOMPOSITION = "decomposition.json"
 MODEL_NAME = "florilege-sprites"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 #: Ink components smaller than this (the image's own pixels) are specks, not printed strokes.
 SPECK = 4
 #: Reconstruction error on inked pixels weighs 1 + this times the ink.
@@ -63,7 +64,7 @@ class WorkingImage:
 
 
 def working_image(path: Path, component_side: float) -> WorkingImage:
-    grey = np.asarray(Image.open(path).convert("L"), dtype=np.float32) / 255
+    grey = read_page(path).pixels.astype(np.float32) / 255
     paper = max(float(np.percentile(grey, 90)), 1e-3)
     ink = np.clip((paper - grey) / paper, 0, 1)
     labels, _ = ndimage.label(ink > 0.5)
@@ -80,7 +81,7 @@ def working_image(path: Path, component_side: float) -> WorkingImage:
 
 
 def image_paths(folder: Path) -> list[Path]:
-    paths = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    paths = expand_paths([folder])
     if not paths:
         raise FileNotFoundError(f"no images in {folder}")
     return paths
@@ -273,16 +274,9 @@ def _strongest_first(candidates: list[_Candidate], overlap: float) -> list[_Cand
     by more than ``overlap`` (IoU)."""
     kept: list[_Candidate] = []
     for candidate in sorted(candidates, key=lambda c: -c.score):
-        if all(_iou(candidate.box, other.box) <= overlap for other in kept):
+        if not kept or iou_matrix([candidate.box], [k.box for k in kept]).max() <= overlap:
             kept.append(candidate)
     return kept
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    inter = max(0.0, width) * max(0.0, height)
-    return float(inter / (a[2] * a[3] + b[2] * b[3] - inter + 1e-9))
 
 
 def _clipped(box: np.ndarray, width: int, height: int) -> tuple[int, int, int, int] | None:

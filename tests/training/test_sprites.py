@@ -207,3 +207,13 @@ def test_a_finished_run_is_never_overwritten(pages: Path, tmp_path: Path, capsys
     assert main([*args, "--config", str(tiny_yaml(tmp_path))]) == 2
     assert "already holds a run" in capsys.readouterr().err
     assert (tmp_path / "run" / "sprites.pt").read_bytes() == weights
+
+
+def test_an_unreadable_image_is_a_clear_error(tmp_path: Path, capsys):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "broken.png").write_bytes(b"not a png")
+    args = ["sprites", "--data", str(tmp_path / "images"), "--out", str(tmp_path / "run")]
+
+    assert main([*args, "--config", str(tiny_yaml(tmp_path))]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
