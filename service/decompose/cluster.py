@@ -5,9 +5,9 @@ Each instance comes as its eight dihedral views (template pixels or learned embe
 works: an embedding, unlike a template, cannot be turned after the fact. The number of motifs
 is unknown, so clustering is threshold-based: a leader pass proposes motifs, then a few rounds
 of aligned averaging and reassignment refine them (a dihedral k-means whose k follows the
-data), and motifs that turn out alike are merged. Last, each motif may be split in two where
-finer crops of its members, turned upright, fall into two clearly different shapes: two
-flowers of six and eight petals look alike at the descriptor's scale, not at twice it.
+data), and motifs that turn out alike are merged. Last, each motif may be split where finer
+crops of its members, turned upright, fall into clearly different shapes: two flowers of six
+and eight petals look alike at the descriptor's scale, not at twice it.
 """
 
 from __future__ import annotations
@@ -49,15 +49,31 @@ class ClusterParams:
     # Prototypes whose similarity exceeds this share a parent group in the hierarchy.
     group: float = 0.45
     rounds: int = 4
-    # A motif is split in two when the halves' fine prototypes (any orientation) are less
-    # alike than ``split_below`` and than their members are to them, less ``split_margin``
-    # (worn and fresh impressions of one block differ less than that), and each half holds
-    # ``min_split`` members or more.
-    split_below: float = 0.85
-    split_margin: float = 0.15
+    # A motif is split in two (and each half again, ``split_depth`` times at most) when the
+    # Ward halves of its members' fine crops are two populations, not one shape worn or inked
+    # unevenly: each half's members at least ``split_gap`` more alike among themselves than
+    # with the other half, and the halves ``split_separation`` apart (Ashman's D of members
+    # projected, each held out, on the line between the halves' means; cutting one Gaussian
+    # at its mean gives 2.7), with ``min_split`` members or more in each half.
+    split_gap: float = 0.035
+    split_separation: float = 7.0
+    split_depth: int = 3
     min_split: int = 3
-    # Blur of the fine crops, in pixels.
-    split_blur: float = 0.5
+    # Only members printed at least this large (long side, page pixels) decide a split: a
+    # crop scaled up from fewer pixels is blurred, and blur alone would part it from the rest.
+    split_min_side: int = 48
+    # Blur of the fine crops, and the shift (pixels) each may move to meet its motif's mean:
+    # a box's rounding moves thin shapes by a pixel, which should not count as a difference.
+    split_blur: float = 1.0
+    split_shift: int = 1
+
+
+@dataclass(frozen=True)
+class FineCrops:
+    """Crops larger than the templates, which tell apart motifs alike at the template's size."""
+
+    crops: np.ndarray  # (N, F, F) ink crops, long side F
+    sides: np.ndarray  # (N,) long side of each instance as printed, in page pixels
 
 
 @dataclass
@@ -83,13 +99,13 @@ def cluster_views(
     views: np.ndarray,
     params: ClusterParams | None = None,
     known: np.ndarray | None = None,
-    fine: np.ndarray | None = None,
+    fine: FineCrops | None = None,
 ) -> Clustering:
     """Cluster instances given their (N, S, S) ``templates`` and (N, 8, D) unit ``views``.
 
     ``known`` (K, 8, D) are the prototypes of an existing catalogue: they stay as they are,
     instances are assigned to them first, and only what fits none of them makes new motifs.
-    ``fine`` (N, F, F) crops, larger than the templates, let new motifs be split in two.
+    ``fine`` crops, larger than the templates, let new motifs be split.
     """
     params = params or ClusterParams()
     fixed = np.zeros((0, *views.shape[1:]), np.float32) if known is None else known
@@ -145,59 +161,120 @@ def _assign(views: np.ndarray, prototypes: np.ndarray) -> _Assignment:
 
 def _split_mixed(
     views: np.ndarray,
-    fine: np.ndarray,
+    fine: FineCrops,
     found: _Assignment,
     prototypes: np.ndarray,
     keep_first: int,
     params: ClusterParams,
 ) -> tuple[_Assignment, np.ndarray]:
-    """Split each new motif whose members' fine crops fall into two different shapes; return
-    the assignment and the prototypes after the splits (a split's second half is appended)."""
+    """Split each new motif whose members' fine crops fall into different shapes; return the
+    assignment and the prototypes after the splits (the parts after the first are appended)."""
     labels, similarity = found.labels.copy(), found.similarity.copy()
-    added = []
+    added: list[np.ndarray] = []
     for motif in range(keep_first, len(prototypes)):
         members = np.flatnonzero(found.labels == motif)
         if len(members) < 2 * params.min_split:
             continue
-        upright = all_orientations(fine[members])[np.arange(len(members)), found.views[members]]
-        half = _second_half(upright.astype(np.float32), params)
-        if half is None:
+        crops = _upright_crops(fine.crops[members], found.views[members], params)
+        decisive = fine.sides[members] >= params.split_min_side
+        parts = _shapes(crops, decisive, params, params.split_depth)
+        count = int(parts.max()) + 1
+        if count == 1:
             continue
-        halves = _Assignment(half.astype(np.int64), found.views[members], similarity[members])
-        means = _aligned_means(views[members], halves, 2)
+        split = _Assignment(parts, found.views[members], similarity[members])
+        means = _aligned_means(views[members], split, count)
         prototypes[motif] = means[0]
-        added.append(means[1])
-        labels[members[half]] = len(prototypes) + len(added) - 1
+        first_new = len(prototypes) + len(added)
+        added.extend(means[1:])
+        labels[members] = np.array([motif, *range(first_new, first_new + count - 1)])[parts]
         shown = views[members, found.views[members]]
-        similarity[members] = np.einsum("nd,nd->n", shown, means[half.astype(np.int64), 0])
+        similarity[members] = np.einsum("nd,nd->n", shown, means[parts, 0])
     if not added:
         return found, prototypes
     return _Assignment(labels, found.views, similarity), np.concatenate([prototypes, added])
 
 
-def _second_half(upright: np.ndarray, params: ClusterParams) -> np.ndarray | None:
-    """Mask of the members forming the second of two clearly different shapes, or None.
-
-    Two-means on the blurred, normalised crops, seeded with the two least alike members."""
+def _upright_crops(crops: np.ndarray, views: np.ndarray, params: ClusterParams) -> np.ndarray:
+    """(N, F*F) blurred, normalised crops turned upright, each shifted to meet their mean."""
+    upright = all_orientations(crops.astype(np.float32))[np.arange(len(crops)), views]
     blurred = ndimage.gaussian_filter(upright, (0, params.split_blur, params.split_blur))
-    crops = normalise(blurred.reshape(len(upright), -1))
+    flat = normalise(blurred.reshape(len(crops), -1)).reshape(blurred.shape)
+    reach = range(-params.split_shift, params.split_shift + 1)
+    for _ in range(2):
+        mean = flat.mean(axis=0)
+        # Rolling wraps the crop's blank margin round, which leaves the ink as it is.
+        moved = np.stack([np.roll(flat, (dy, dx), axis=(1, 2)) for dy in reach for dx in reach])
+        best = np.einsum("snij,ij->sn", moved, mean).argmax(axis=0)
+        flat = moved[best, np.arange(len(flat))]
+    return normalise(flat.reshape(len(crops), -1))
+
+
+def _shapes(
+    crops: np.ndarray, decisive: np.ndarray, params: ClusterParams, depth: int
+) -> np.ndarray:
+    """Which shape each of the (N, D) ``crops`` shows, 0 to K - 1: split in two while the
+    ``decisive`` crops (the sharp ones) hold two shapes, ``depth`` times at most."""
+    parts = np.zeros(len(crops), dtype=np.int64)
+    second = _second_shape(crops, decisive, params) if depth else None
+    if second is None:
+        return parts
+    first_parts = _shapes(crops[~second], decisive[~second], params, depth - 1)
+    second_parts = _shapes(crops[second], decisive[second], params, depth - 1)
+    parts[~second] = first_parts
+    parts[second] = second_parts + first_parts.max() + 1
+    return parts
+
+
+def _second_shape(
+    crops: np.ndarray, decisive: np.ndarray, params: ClusterParams
+) -> np.ndarray | None:
+    """Mask of the crops showing the second of two clearly different shapes, or None.
+
+    The decisive crops are cut in two by Ward linkage and judged; then every crop, decisive or
+    not, goes with the half whose mean it is more alike.
+    """
+    judges = crops[decisive]
+    if len(judges) < 2 * params.min_split:
+        return None
+    half = fcluster(linkage(judges, method="ward"), 2, criterion="maxclust") == 2
+    if min(half.sum(), (~half).sum()) < params.min_split:
+        return None
+    if _likeness_gap(judges, half) < params.split_gap:
+        return None
+    if _separation(judges, half) < params.split_separation:
+        return None
+    centres = normalise(np.stack([judges[~half].mean(axis=0), judges[half].mean(axis=0)]))
+    second = np.argmax(crops @ centres.T, axis=1) == 1
+    return second if 0 < second.sum() < len(crops) else None
+
+
+def _likeness_gap(crops: np.ndarray, half: np.ndarray) -> float:
+    """How much more alike each half's members are among themselves (the lesser of the two
+    halves, each member's likeness to itself included) than with the other half."""
     likeness = crops @ crops.T
-    first, second = np.unravel_index(np.argmin(likeness), likeness.shape)
-    centres = crops[[first, second]]
-    for _ in range(10):
-        half = np.argmax(crops @ centres.T, axis=1)
-        if half.min() == half.max():
-            return None
-        centres = normalise(np.stack([crops[half == j].mean(axis=0) for j in (0, 1)]))
-    if np.bincount(half, minlength=2).min() < params.min_split:
-        return None
-    within = float((crops @ centres.T)[np.arange(len(crops)), half].mean())
-    side = upright.shape[-1]
-    turned = normalise(all_orientations(centres[:1].reshape(1, side, side)).reshape(8, -1))
-    between = float((turned @ centres[1]).max())
-    if between >= min(params.split_below, within - params.split_margin):
-        return None
-    return half == 1
+    within = min(likeness[np.ix_(side, side)].mean() for side in (~half, half))
+    return float(within - likeness[np.ix_(~half, half)].mean())
+
+
+def _separation(crops: np.ndarray, half: np.ndarray) -> float:
+    """Ashman's D of the two halves along the line between their means, each member projected
+    on the line drawn without it (with it, any cut of many dimensions looks well apart)."""
+    sums = [crops[~half].sum(axis=0), crops[half].sum(axis=0)]
+    counts = [int((~half).sum()), int(half.sum())]
+    own = half.astype(np.int64)
+    means = np.stack([sums[j] / counts[j] for j in (0, 1)])
+    held_out = [(sums[j] - crops) / (counts[j] - 1) for j in (0, 1)]
+    first = np.where((own == 0)[:, None], held_out[0], means[0])
+    second = np.where((own == 1)[:, None], held_out[1], means[1])
+    line = second - first
+    line /= np.maximum(np.linalg.norm(line, axis=1, keepdims=True), 1e-12)
+    position = np.einsum("nd,nd->n", crops - (first + second) / 2, line)
+    spread = position[~half].var() + position[half].var()
+    return float(
+        np.sqrt(2)
+        * abs(position[half].mean() - position[~half].mean())
+        / np.sqrt(max(spread, 1e-12))
+    )
 
 
 def _leader_pass(views: np.ndarray, prototypes: np.ndarray, join: float) -> np.ndarray:

@@ -11,7 +11,13 @@ from typing import TypeVar
 import numpy as np
 from PIL import Image
 
-from service.decompose.cluster import Clustering, ClusterParams, cluster_views, instance_scores
+from service.decompose.cluster import (
+    Clustering,
+    ClusterParams,
+    FineCrops,
+    cluster_views,
+    instance_scores,
+)
 from service.decompose.constellations import ConstellationParams, Piece, join_pieces, joined_boxes
 from service.decompose.describe import TEMPLATE_SIZE, Describer, TemplateDescriber, template
 from service.decompose.matching import MatchParams, missed_placements, pieces_within
@@ -509,8 +515,11 @@ def assemble(
     empty = np.zeros((0, TEMPLATE_SIZE, TEMPLATE_SIZE), np.float32)
     templates = np.concatenate([empty, *(f.templates for f in findings)])
     views = np.concatenate([f.views for f in findings]) if findings else empty[:, None]
-    fine = np.concatenate(
-        [np.zeros((0, FINE_SIZE, FINE_SIZE), np.uint8), *(f.fine for f in findings)]
+    fine = FineCrops(
+        np.concatenate(
+            [np.zeros((0, FINE_SIZE, FINE_SIZE), np.uint8), *(f.fine for f in findings)]
+        ),
+        np.array([max(box[2:]) for f in findings for box in f.boxes], dtype=np.int64),
     )
     clustering = cluster_views(
         templates, views, params.cluster, None if known is None else known.views, fine
