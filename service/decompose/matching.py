@@ -41,10 +41,12 @@ class MatchParams:
     # band of blocks: its exemplar was a run of blocks segmentation left whole.
     repeat_likeness: float = 0.8
     # A block is set apart by the blank of its body: a placement whose surroundings (a frame
-    # of this many pixels just outside it) carry more ink than ``max_frame_ink`` above the
-    # paper's own tone (its grain, on average) cuts through a larger block, as a half-tile
-    # found inside a tiled pattern does.
+    # of ``frame`` pixels, ``frame_gap`` pixels outside it) carry more ink than
+    # ``max_frame_ink`` above the paper's own tone (its grain, on average) cuts through a
+    # larger block, as a half-tile found inside a tiled pattern does. The gap leaves out the
+    # pixel or two that a block whose ink runs to its edge spills past it.
     frame: int = 2
+    frame_gap: int = 2
     max_frame_ink: float = 0.05
     # Blocks are matched with their short side brought down to about this many pixels: the
     # correlation peak of a whole block needs no finer grid, and it is far cheaper.
@@ -97,7 +99,7 @@ def _accepted(
     no longer in the way). ``paper`` is the ink map's level on blank paper."""
     new: list[Box] = []
     for _, box in sorted(peaks, reverse=True):
-        if _frame_ink(ink, box, params.frame) - paper > params.max_frame_ink:
+        if _frame_ink(ink, box, params.frame, params.frame_gap) - paper > params.max_frame_ink:
             continue
         pieces = [t for t in taken if _piece_of(t, box)]
         if _spans_a_band(ink, pieces, params.repeat_likeness):
@@ -292,15 +294,21 @@ def _window_sums(integral: np.ndarray, th: int, tw: int) -> np.ndarray:
     return integral[th:, tw:] - integral[:-th, tw:] - integral[th:, :-tw] + integral[:-th, :-tw]
 
 
-def _frame_ink(ink: np.ndarray, box: Box, width: int) -> float:
-    """Mean ink in the frame ``width`` pixels wide just outside ``box`` (within the page)."""
+def _frame_ink(ink: np.ndarray, box: Box, width: int, gap: int) -> float:
+    """Mean ink in the frame ``width`` pixels wide, ``gap`` pixels outside ``box`` (within the
+    page)."""
     x, y, w, h = box
-    x0, y0 = max(0, x - width), max(0, y - width)
-    x1, y1 = min(ink.shape[1], x + w + width), min(ink.shape[0], y + h + width)
-    outer = ink[y0:y1, x0:x1]
-    inner = ink[max(0, y) : min(ink.shape[0], y + h), max(0, x) : min(ink.shape[1], x + w)]
+    inner = _clipped(ink, (x - gap, y - gap, w + 2 * gap, h + 2 * gap))
+    outer = _clipped(
+        ink, (x - gap - width, y - gap - width, w + 2 * (gap + width), h + 2 * (gap + width))
+    )
     ring_area = outer.size - inner.size
     return float(outer.sum() - inner.sum()) / ring_area if ring_area > 0 else 0.0
+
+
+def _clipped(ink: np.ndarray, box: Box) -> np.ndarray:
+    x, y, w, h = box
+    return ink[max(0, y) : min(ink.shape[0], y + h), max(0, x) : min(ink.shape[1], x + w)]
 
 
 def _piece_of(box: Box, block: Box) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from service.decompose.matching import (
     MatchParams,
@@ -130,3 +131,15 @@ def test_impressions_are_found_on_grainy_paper_whose_tone_reads_as_faint_ink() -
     found = [(40, 40, 30, 40)]
 
     assert missed_placements(ink, found, found, SegmentParams()) == [(76, 40, 30, 40)]
+
+
+def test_a_block_inked_to_its_edge_is_found_though_the_scan_blurs_it_past_its_box() -> None:
+    # A checkerboard tile: its dark squares run to its edges, and the scan's blur spills them
+    # a pixel or two beyond, which must not read as a larger block around the placement.
+    tile = np.kron(np.array([[1, 0], [0, 1]], np.float32), np.ones((20, 20), np.float32))
+    ink = ndimage.gaussian_filter(_page([(40, 40, tile), (100, 40, tile)]), 1.0)
+    found = [(40, 40, 40, 40)]
+    hugging = MatchParams(frame_gap=0)
+
+    assert missed_placements(ink, found, found, SegmentParams(), hugging) == []
+    assert missed_placements(ink, found, found, SegmentParams()) == [(100, 40, 40, 40)]
