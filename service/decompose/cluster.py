@@ -22,7 +22,6 @@ from service.decompose.describe import normalise
 from service.dihedral import (
     ALL_ORIENTATIONS,
     Orientation,
-    all_orientations,
     compose,
     inverse,
     orient,
@@ -38,6 +37,8 @@ PERMUTE = np.array(
 
 #: Instances compared with the known prototypes in one matrix product by the leader pass.
 LEADER_CHUNK = 256
+#: Fine crops shifted at a time when a motif's members are registered before a split.
+SPLIT_CHUNK = 256
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,9 @@ class ClusterParams:
     # a box's rounding moves thin shapes by a pixel, which should not count as a difference.
     split_blur: float = 1.0
     split_shift: int = 1
+    # At most this many decisive members judge a split (Ward linkage and the likeness matrix
+    # grow with the square of their number; a common block has thousands of impressions).
+    split_judges: int = 256
 
 
 @dataclass(frozen=True)
@@ -196,17 +200,28 @@ def _split_mixed(
 
 def _upright_crops(crops: np.ndarray, views: np.ndarray, params: ClusterParams) -> np.ndarray:
     """(N, F*F) blurred, normalised crops turned upright, each shifted to meet their mean."""
-    upright = all_orientations(crops.astype(np.float32))[np.arange(len(crops)), views]
+    upright = np.stack(
+        [orient(crop, ALL_ORIENTATIONS[view]) for crop, view in zip(crops, views, strict=True)]
+    ).astype(np.float32)
     blurred = ndimage.gaussian_filter(upright, (0, params.split_blur, params.split_blur))
     flat = normalise(blurred.reshape(len(crops), -1)).reshape(blurred.shape)
-    reach = range(-params.split_shift, params.split_shift + 1)
     for _ in range(2):
         mean = flat.mean(axis=0)
-        # Rolling wraps the crop's blank margin round, which leaves the ink as it is.
-        moved = np.stack([np.roll(flat, (dy, dx), axis=(1, 2)) for dy in reach for dx in reach])
-        best = np.einsum("snij,ij->sn", moved, mean).argmax(axis=0)
-        flat = moved[best, np.arange(len(flat))]
+        for start in range(0, len(flat), SPLIT_CHUNK):
+            flat[start : start + SPLIT_CHUNK] = _shifted_to(
+                mean, flat[start : start + SPLIT_CHUNK], params.split_shift
+            )
     return normalise(flat.reshape(len(crops), -1))
+
+
+def _shifted_to(mean: np.ndarray, crops: np.ndarray, reach: int) -> np.ndarray:
+    """Each of ``crops`` moved by up to ``reach`` pixels either way to best match ``mean``.
+
+    Rolling wraps the crop's blank margin round, which leaves the ink as it is."""
+    steps = range(-reach, reach + 1)
+    moved = np.stack([np.roll(crops, (dy, dx), axis=(1, 2)) for dy in steps for dx in steps])
+    best = np.einsum("snij,ij->sn", moved, mean).argmax(axis=0)
+    return moved[best, np.arange(len(crops))]
 
 
 def _shapes(
@@ -236,6 +251,9 @@ def _second_shape(
     judges = crops[decisive]
     if len(judges) < 2 * params.min_split:
         return None
+    if len(judges) > params.split_judges:
+        # Evenly spaced, so that the same collection always gets the same split.
+        judges = judges[np.linspace(0, len(judges) - 1, params.split_judges).astype(np.int64)]
     half = fcluster(linkage(judges, method="ward"), 2, criterion="maxclust") == 2
     if min(half.sum(), (~half).sum()) < params.min_split:
         return None
@@ -259,22 +277,18 @@ def _likeness_gap(crops: np.ndarray, half: np.ndarray) -> float:
 def _separation(crops: np.ndarray, half: np.ndarray) -> float:
     """Ashman's D of the two halves along the line between their means, each member projected
     on the line drawn without it (with it, any cut of many dimensions looks well apart)."""
-    sums = [crops[~half].sum(axis=0), crops[half].sum(axis=0)]
-    counts = [int((~half).sum()), int(half.sum())]
-    own = half.astype(np.int64)
-    means = np.stack([sums[j] / counts[j] for j in (0, 1)])
-    held_out = [(sums[j] - crops) / (counts[j] - 1) for j in (0, 1)]
-    first = np.where((own == 0)[:, None], held_out[0], means[0])
-    second = np.where((own == 1)[:, None], held_out[1], means[1])
-    line = second - first
+    side = half.astype(np.int64)
+    counts = np.bincount(side, minlength=2)
+    sums = np.stack([crops[~half].sum(axis=0), crops[half].sum(axis=0)])
+    # Per member, the means of both halves, its own half's drawn without it.
+    means = np.repeat((sums / counts[:, None])[None], len(crops), axis=0)
+    means[np.arange(len(crops)), side] = (sums[side] - crops) / (counts[side] - 1)[:, None]
+    line = means[:, 1] - means[:, 0]
     line /= np.maximum(np.linalg.norm(line, axis=1, keepdims=True), 1e-12)
-    position = np.einsum("nd,nd->n", crops - (first + second) / 2, line)
-    spread = position[~half].var() + position[half].var()
-    return float(
-        np.sqrt(2)
-        * abs(position[half].mean() - position[~half].mean())
-        / np.sqrt(max(spread, 1e-12))
-    )
+    position = np.einsum("nd,nd->n", crops - means.mean(axis=1), line)
+    gap = abs(position[half].mean() - position[~half].mean())
+    spread = np.sqrt(max(position[~half].var() + position[half].var(), 1e-12))
+    return float(np.sqrt(2) * gap / spread)
 
 
 def _leader_pass(views: np.ndarray, prototypes: np.ndarray, join: float) -> np.ndarray:

@@ -98,6 +98,17 @@ def test_a_motif_holding_three_shapes_is_split_into_three():
     assert len(set(labels[:, 0].tolist())) == 3
 
 
+def test_a_split_judged_on_a_sample_of_a_large_motif_places_every_member():
+    fine = _flowers(6, 8, each=10)
+    templates, views = _one_coarse_motif(fine)
+
+    found = cluster_views(templates, views, ClusterParams(split_judges=8), fine=_printed(fine))
+
+    labels = found.labels.tolist()
+    assert labels[:10] == [labels[0]] * 10 and labels[10:] == [labels[10]] * 10
+    assert labels[0] != labels[10]
+
+
 def test_worn_impressions_of_one_shape_are_not_split():
     fine = _flowers(6, each=12)
     fine[6:] = (fine[6:] * 0.6).astype(np.uint8)  # six of them printed paler
