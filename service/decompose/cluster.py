@@ -57,7 +57,7 @@ class ClusterParams:
     # projected, each held out, on the line between the halves' means; cutting one Gaussian
     # at its mean gives 2.7), with ``min_split`` members or more in each half.
     split_gap: float = 0.035
-    split_separation: float = 7.0
+    split_separation: float = 6.0
     split_depth: int = 3
     min_split: int = 3
     # Only members printed at least this large (long side, page pixels) decide a split: a
