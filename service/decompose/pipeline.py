@@ -515,11 +515,12 @@ def assemble(
     empty = np.zeros((0, TEMPLATE_SIZE, TEMPLATE_SIZE), np.float32)
     templates = np.concatenate([empty, *(f.templates for f in findings)])
     views = np.concatenate([f.views for f in findings]) if findings else empty[:, None]
+    boxes = [box for f in findings for box in f.boxes]
     fine = FineCrops(
         np.concatenate(
             [np.zeros((0, FINE_SIZE, FINE_SIZE), np.uint8), *(f.fine for f in findings)]
         ),
-        np.array([max(box[2:]) for f in findings for box in f.boxes], dtype=np.int64),
+        np.array([max(box[2:]) for box in boxes], dtype=np.int64),
     )
     clustering = cluster_views(
         templates, views, params.cluster, None if known is None else known.views, fine
@@ -530,7 +531,7 @@ def assemble(
     keep = (scores >= params.min_score) | (
         catalogued & (clustering.similarity >= params.cluster.join)
     )
-    keep &= ~_words_of_the_text(findings, clustering, keep, params.text)
+    keep &= ~_words_of_the_text(findings, boxes, clustering, keep, params.text)
     motif_ids = _motif_ids(np.unique(clustering.labels[keep]), clustering.known, known)
     pages, start = [], 0
     for found in findings:
@@ -538,23 +539,26 @@ def assemble(
         kept = [(box, i) for box, i in zip(found.boxes, index, strict=True) if keep[i]]
         pages.append(_page(found.page, kept, clustering, scores, motif_ids, params.segment))
         start += len(found.boxes)
-    boxes = [box for f in findings for box in f.boxes]
     motifs = _motifs(boxes, keep, clustering, motif_ids)
     decomposition = Decomposition(pages=pages, motifs=motifs, model=describer.name)
     return Discovery(decomposition, findings, clustering, motif_ids, keep)
 
 
 def _words_of_the_text(
-    findings: list[PageFindings], clustering: Clustering, keep: np.ndarray, params: TextParams
+    findings: list[PageFindings],
+    boxes: list[Box],
+    clustering: Clustering,
+    keep: np.ndarray,
+    params: TextParams,
 ) -> np.ndarray:
     """Instances of new motifs that are type: small, never twice on one page, and standing in
     lines of text. A printer sets a small sort as one of many, in a band or a frame; a small
     shape that recurs only from page to page, inside the text, is a word or a letter of it (a
-    lone fleuron between paragraphs stands on a line of its own)."""
+    lone fleuron between paragraphs stands on a line of its own). ``boxes`` are the pages'
+    instances, in order."""
     page_of = np.concatenate(
         [np.zeros(0, np.int64), *(np.full(len(f.boxes), i) for i, f in enumerate(findings))]
     )
-    boxes = [box for f in findings for box in f.boxes]
     words = np.zeros(len(boxes), dtype=bool)
     for motif in np.unique(clustering.labels[keep]):
         members = np.flatnonzero(keep & (clustering.labels == motif))

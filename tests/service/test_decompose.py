@@ -134,12 +134,18 @@ def _one_motif(count: int) -> Clustering:
     )
 
 
+def _words(findings: list[PageFindings], kept: np.ndarray) -> np.ndarray:
+    """The words rule over ``findings`` taken as one motif, ``kept`` marking its instances."""
+    boxes = [box for page in findings for box in page.boxes]
+    return _words_of_the_text(findings, boxes, _one_motif(len(boxes)), kept, TextParams())
+
+
 def test_a_small_shape_recurring_page_after_page_inside_the_text_is_type() -> None:
     # A word 80 x 40 px, once on each of four pages, between two letters of its line.
     strokes = np.array([(30, 100, 40, 40), (176, 100, 40, 40)])
     findings = _findings_one_per_page((90, 100, 80, 40), strokes, pages=4)
 
-    words = _words_of_the_text(findings, _one_motif(4), np.ones(4, bool), TextParams())
+    words = _words(findings, np.ones(4, bool))
 
     assert words.all()
 
@@ -148,7 +154,7 @@ def test_a_lone_fleuron_once_per_page_on_its_own_line_is_kept() -> None:
     strokes = np.array([(30, 220, 40, 40), (76, 220, 40, 40)])  # the text, lines below it
     findings = _findings_one_per_page((130, 100, 40, 40), strokes, pages=4)
 
-    words = _words_of_the_text(findings, _one_motif(4), np.ones(4, bool), TextParams())
+    words = _words(findings, np.ones(4, bool))
 
     assert not words.any()
 
@@ -158,12 +164,12 @@ def test_a_small_sort_set_twice_on_a_page_is_no_word() -> None:
     findings = _findings_one_per_page((90, 100, 80, 40), strokes, pages=3)
     findings[0].boxes.append((250, 100, 40, 40))
 
-    words = _words_of_the_text(findings, _one_motif(4), np.ones(4, bool), TextParams())
+    words = _words(findings, np.ones(4, bool))
 
     assert not words.any()
 
 
 def test_no_pages_hold_no_words() -> None:
-    words = _words_of_the_text([], _one_motif(0), np.zeros(0, bool), TextParams())
+    words = _words([], np.zeros(0, bool))
 
     assert words.shape == (0,)
