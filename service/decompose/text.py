@@ -40,8 +40,9 @@ class TextParams:
     # motif of small sorts (below) when this share of them stand in lines of text.
     letter_share: float = 0.5
     # A motif of sorts no larger than this, never twice on a page, set inside lines of text,
-    # is type (words and letters recurring from page to page).
-    lone_sort_size_in_x_heights: float = 2.5
+    # is type (words and letters recurring from page to page). Four x-heights holds a word of
+    # three or four letters, italic swash capitals and heading words among them.
+    lone_sort_size_in_x_heights: float = 4.0
 
 
 def text_like(

@@ -150,6 +150,25 @@ def test_a_small_shape_recurring_page_after_page_inside_the_text_is_type() -> No
     assert words.all()
 
 
+def test_a_heading_word_recurring_page_after_page_inside_its_line_is_type() -> None:
+    # A word of 3.5 x-heights (140 x 40 px), once on each of four pages, before a letter.
+    strokes = np.array([(246, 100, 40, 40)])
+    findings = _findings_one_per_page((100, 100, 140, 40), strokes, pages=4)
+
+    words = _words(findings, np.ones(4, bool))
+
+    assert words.all()
+
+
+def test_a_band_wider_than_a_word_in_a_line_of_text_is_kept() -> None:
+    strokes = np.array([(30, 100, 40, 40), (286, 100, 40, 40)])
+    findings = _findings_one_per_page((80, 100, 200, 40), strokes, pages=4)
+
+    words = _words(findings, np.ones(4, bool))
+
+    assert not words.any()
+
+
 def test_a_lone_fleuron_once_per_page_on_its_own_line_is_kept() -> None:
     strokes = np.array([(30, 220, 40, 40), (76, 220, 40, 40)])  # the text, lines below it
     findings = _findings_one_per_page((130, 100, 40, 40), strokes, pages=4)
