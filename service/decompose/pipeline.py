@@ -344,9 +344,12 @@ def _find_boxes(
     ]
     boxes = _not_type(ink, block_shaped(parts, ink.shape, params.segment), small, params.text)
     boxes += _outside(periodic_runs(ink, mask, pieces, x_height, repeats), boxes)
-    # Worn sorts break into strokes, none of which repeats alone: their clusters do.
+    # Worn sorts break into strokes, none of which repeats alone: their clusters do. The tall
+    # letters of lines set one under another chain as a column of sorts would: read in their
+    # lines, they are type.
     clusters = stroke_clusters(small, x_height, repeats)
-    return boxes + _outside(chained_repeats(ink, clusters, x_height, repeats), boxes)
+    chained = _not_type(ink, chained_repeats(ink, clusters, x_height, repeats), small, params.text)
+    return boxes + _outside(chained, boxes)
 
 
 def _describe(

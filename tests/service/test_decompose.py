@@ -14,7 +14,9 @@ from service.decompose import PageImage, decompose_images
 from service.decompose.cluster import Clustering
 from service.decompose.describe import TemplateDescriber
 from service.decompose.pipeline import (
+    BaselineParams,
     PageFindings,
+    _locate,
     _words_of_the_text,
     discover,
     expand_paths,
@@ -192,3 +194,51 @@ def test_no_pages_hold_no_words() -> None:
     words = _words([], np.zeros(0, bool))
 
     assert words.shape == (0,)
+
+
+def _letter(kind: int) -> np.ndarray:
+    """Six letters 20 px tall, all different in shape and width (as the text's widths vary,
+    the page's x-height is read from them)."""
+    width = (12, 16, 20, 24, 14, 18)[kind]
+    yy, xx = np.mgrid[:20, :width] / np.array([[[19]], [[width - 1]]]) * 2 - 1
+    round_ = xx**2 + yy**2
+    return [
+        round_ <= 1,
+        (round_ <= 1) & (round_ >= 0.4),
+        (np.abs(xx) < 0.3) | (np.abs(yy) < 0.3),
+        yy >= np.abs(xx) * 2 - 1,
+        -yy >= np.abs(xx) * 2 - 1,
+        (np.abs(xx) > 0.6) | (np.abs(yy) > 0.6),
+    ][kind]
+
+
+def _page_of_lines(letters: bool) -> tuple[PageImage, list[tuple[int, int, int, int]]]:
+    """Four lines of type whose tall letter (a stem, 6 x 30 px) stands at the same place in
+    each, so that the stems chain from line to line as a column of sorts would; with
+    ``letters`` false, the stems alone. Returns the page and the stems' boxes."""
+    gray = np.full((400, 400), 235, np.uint8)
+    stems = []
+    for line in range(4):
+        top = 80 + 40 * line
+        gray[top : top + 30, 150:156] = 20
+        stems.append((150, top, 6, 30))
+        if not letters:
+            continue
+        # A word of five letters before the stem, and one of five starting with it.
+        for first_slot, x in ((0, 10), (5, 161)):
+            for slot in range(first_slot, first_slot + 5):
+                shape = _letter((slot + line) % 6)
+                gray[top + 10 : top + 30, x : x + shape.shape[1]][shape] = 20
+                x += shape.shape[1] + 5
+    return PageImage("lines", gray), stems
+
+
+def test_tall_letters_aligned_from_line_to_line_are_no_column_of_sorts() -> None:
+    page, stems = _page_of_lines(letters=True)
+    alone, _ = _page_of_lines(letters=False)
+
+    in_the_text = _locate(page, BaselineParams()).boxes
+    by_themselves = _locate(alone, BaselineParams()).boxes
+
+    assert sorted(by_themselves) == stems
+    assert not set(in_the_text) & set(stems)
