@@ -43,6 +43,9 @@ class TextParams:
     # is type (words and letters recurring from page to page). Four x-heights holds a word of
     # three or four letters, italic swash capitals and heading words among them.
     lone_sort_size_in_x_heights: float = 4.0
+    # A word stands in its line when a letter stands this many of its heights beside it, or
+    # nearer: the spaces of a justified line stretch to a height and more.
+    word_space: float = 1.5
 
 
 def text_like(
@@ -93,10 +96,10 @@ def set_in_lines(
 
 
 def stands_in_a_line(box: Box, strokes: np.ndarray, params: TextParams | None = None) -> bool:
-    """Whether a letter-sized stroke stands just beside ``box``, within its height, as the
-    letters of a word do round a ligature or a word. Looser than the line reading's rule:
-    an italic ligature from ascender to descender is twice as tall as the letters beside it.
-    Strokes inside ``box`` are its own and are left out."""
+    """Whether a letter-sized stroke stands beside ``box``, within its height and a word
+    space of it, as the letters of a word do round a ligature or a word. Looser than the line
+    reading's rule: an italic ligature from ascender to descender is twice as tall as the
+    letters beside it. Strokes inside ``box`` are its own and are left out."""
     params = params or TextParams()
     x, y, w, h = box
     others = strokes[~overlapping(strokes, np.array([box], dtype=np.int64))[:, 0]]
@@ -104,7 +107,7 @@ def stands_in_a_line(box: Box, strokes: np.ndarray, params: TextParams | None = 
     gap = np.maximum(sx - (x + w), x - (sx + sw))
     slack = params.alignment * h
     within = (sy >= y - slack) & (sy + sh <= y + h + slack)
-    beside = (gap >= -0.1 * np.minimum(w, sw)) & (gap <= params.max_gap * h)
+    beside = (gap >= -0.1 * np.minimum(w, sw)) & (gap <= params.word_space * h)
     # Dots and commas are too small to tell a line.
     return bool((within & beside & (sh >= 0.25 * h)).any())
 

@@ -136,3 +136,13 @@ def test_a_ligature_twice_as_tall_as_its_letters_stands_in_their_line() -> None:
     ligature, strokes = boxes[1], np.array([boxes[0], boxes[2]])
 
     assert stands_in_a_line(ligature, strokes)
+
+
+def test_a_word_stands_in_a_justified_line_across_its_wide_spaces() -> None:
+    # The next word begins 1.2 heights to the right, as a justified line spaces it.
+    word = (30, 50, SIZE, SIZE)
+    next_word = (30 + SIZE + int(1.2 * SIZE), 50, SIZE, SIZE)
+    far_word = (30 + SIZE + 2 * SIZE, 50, SIZE, SIZE)
+
+    assert stands_in_a_line(word, np.array([next_word]))
+    assert not stands_in_a_line(word, np.array([far_word]))
