@@ -36,6 +36,7 @@ from service.decompose.segment import (
     ink_map,
     large_instances,
     overlapping,
+    relative_gaps,
     small_strokes,
     split_by_size,
     stroke_blocks,
@@ -554,18 +555,21 @@ def _words_of_the_text(
     keep: np.ndarray,
     params: TextParams,
 ) -> np.ndarray:
-    """Instances of new motifs that are type: small, never twice on one page, and standing in
-    lines of text. A printer sets a small sort as one of many, in a band or a frame; a small
-    shape that recurs only from page to page, inside the text, is a word or a letter of it (a
-    lone fleuron between paragraphs stands on a line of its own). ``boxes`` are the pages'
-    instances, in order."""
+    """Instances of new motifs that are type: small, never twice on one page or standing apart
+    from every other instance, and standing in lines of text. A printer sets a small sort as
+    one of many, in a band or a frame; a small shape that recurs from page to page inside the
+    text, alone, is a word or a letter of it (a lone fleuron between paragraphs stands on a
+    line of its own). ``boxes`` are the pages' instances, in order."""
     page_of = np.concatenate(
         [np.zeros(0, np.int64), *(np.full(len(f.boxes), i) for i, f in enumerate(findings))]
     )
+    apart = _apart(np.array(boxes, dtype=np.int64).reshape(-1, 4), page_of, keep)
     words = np.zeros(len(boxes), dtype=bool)
     for motif in np.unique(clustering.labels[keep]):
         members = np.flatnonzero(keep & (clustering.labels == motif))
-        if clustering.known[motif] >= 0 or len(np.unique(page_of[members])) < len(members):
+        once_a_page = len(np.unique(page_of[members])) == len(members)
+        alone = np.mean(apart[members]) >= params.apart_share
+        if clustering.known[motif] >= 0 or not (once_a_page or alone):
             continue
         pages = [findings[page] for page in page_of[members]]
         sizes = [max(boxes[i][2:]) / page.x_height for i, page in zip(members, pages, strict=True)]
@@ -577,6 +581,18 @@ def _words_of_the_text(
         ]
         words[members] = np.mean(in_text) >= params.letter_share
     return words
+
+
+def _apart(boxes: np.ndarray, page_of: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Mask of the kept instances with no other kept instance of their page nearer than the
+    smaller one's size: not set in a band, a frame or a head-piece."""
+    apart = np.zeros(len(boxes), dtype=bool)
+    for page in np.unique(page_of[keep]):
+        members = np.flatnonzero(keep & (page_of == page))
+        gaps = relative_gaps(boxes[members])
+        np.fill_diagonal(gaps, np.inf)
+        apart[members] = gaps.min(axis=1, initial=np.inf) > 1.0
+    return apart
 
 
 def _motif_ids(

@@ -43,6 +43,9 @@ class TextParams:
     # is type (words and letters recurring from page to page). Four x-heights holds a word of
     # three or four letters, italic swash capitals and heading words among them.
     lone_sort_size_in_x_heights: float = 4.0
+    # ...and so is one, set more than once on a page, whose instances mostly (this share of
+    # them) stand apart from every other instance: a word recurring within a page.
+    apart_share: float = 0.75
     # A word stands in its line when a letter stands this many of its heights beside it, or
     # nearer: the spaces of a justified line stretch to a height and more.
     word_space: float = 1.5

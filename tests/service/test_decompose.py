@@ -180,14 +180,25 @@ def test_a_lone_fleuron_once_per_page_on_its_own_line_is_kept() -> None:
     assert not words.any()
 
 
-def test_a_small_sort_set_twice_on_a_page_is_no_word() -> None:
-    strokes = np.array([(30, 100, 40, 40), (176, 100, 40, 40)])
+def test_a_small_sort_set_twice_side_by_side_on_each_page_is_no_word() -> None:
+    strokes = np.array([(30, 100, 40, 40), (226, 100, 40, 40)])
     findings = _findings_one_per_page((90, 100, 80, 40), strokes, pages=3)
-    findings[0].boxes.append((250, 100, 40, 40))
+    for page in findings:
+        page.boxes.append((172, 100, 50, 40))
+
+    words = _words(findings, np.ones(6, bool))
+
+    assert not words.any()
+
+
+def test_a_word_set_twice_on_a_page_apart_from_any_instance_is_type() -> None:
+    strokes = np.array([(30, 100, 40, 40), (176, 100, 40, 40), (30, 250, 40, 40)])
+    findings = _findings_one_per_page((90, 100, 80, 40), strokes, pages=3)
+    findings[0].boxes.append((76, 250, 80, 40))  # two lines lower, after a letter
 
     words = _words(findings, np.ones(4, bool))
 
-    assert not words.any()
+    assert words.all()
 
 
 def test_no_pages_hold_no_words() -> None:
