@@ -349,7 +349,9 @@ def _find_boxes(
     # letters of lines set one under another chain as a column of sorts would: read in their
     # lines, they are type.
     clusters = stroke_clusters(small, x_height, repeats)
-    chained = _not_type(ink, chained_repeats(ink, clusters, x_height, repeats), small, params.text)
+    found = np.array(boxes, dtype=np.int64).reshape(-1, 4)
+    chained = chained_repeats(ink, clusters, x_height, repeats, beside=found)
+    chained = _not_type(ink, chained, small, params.text)
     return boxes + _outside(chained, boxes)
 
 

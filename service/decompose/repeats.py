@@ -55,25 +55,33 @@ class RepeatParams:
 
 
 def chained_repeats(
-    ink: np.ndarray, boxes: np.ndarray, x_height: float, params: RepeatParams | None = None
+    ink: np.ndarray,
+    boxes: np.ndarray,
+    x_height: float,
+    params: RepeatParams | None = None,
+    beside: np.ndarray | None = None,
 ) -> list[Box]:
     """The boxes among ``boxes`` set as vignettes: members of a chain of alike neighbours, or
     of a close-set group that repeats a few designs (a grid alternating two sorts, where no
-    two neighbours are alike)."""
+    two neighbours are alike). Blocks found already (``beside``) take part in chains and
+    groups, so that sorts set between them, as leaves between flowers in a grid, are read as
+    one pattern with them; only ``boxes`` are returned."""
     params = params or RepeatParams()
     size = boxes[:, 2:].max(axis=1) if len(boxes) else np.zeros(0)
     candidates = boxes[size >= params.min_size_in_x_heights * x_height]
-    if len(candidates) < params.min_chain:
+    found = np.zeros((0, 4), np.int64) if beside is None else beside.reshape(-1, 4)
+    nodes = np.concatenate([candidates, found]).astype(np.int64)
+    if len(candidates) == 0 or len(nodes) < params.min_chain:
         return []
-    first, second = _neighbour_pairs(candidates, params.gap_fraction)
+    first, second = _neighbour_pairs(nodes, params.gap_fraction)
     if len(first) == 0:
         return []
-    views = dihedral_views(np.stack([template(ink, box) for box in as_boxes(candidates)]))
+    views = dihedral_views(np.stack([template(ink, box) for box in as_boxes(nodes)]))
     likeness = np.einsum("pvd,pd->pv", views[first], views[second, 0]).max(axis=1)
     alike = likeness >= params.likeness
-    chained = _in_groups_of(first[alike], second[alike], len(candidates), params.min_chain)
-    patterned = _patterned(candidates, views, first, second, params)
-    return as_boxes(candidates[chained | patterned])
+    chained = _in_groups_of(first[alike], second[alike], len(nodes), params.min_chain)
+    patterned = _patterned(nodes, views, first, second, params)
+    return as_boxes(candidates[(chained | patterned)[: len(candidates)]])
 
 
 def stroke_clusters(strokes: np.ndarray, x_height: float, params: RepeatParams) -> np.ndarray:

@@ -154,6 +154,27 @@ def test_a_grid_alternating_two_sorts_is_found_though_no_neighbours_are_alike() 
     assert sorted((x, y) for x, y, _, _ in found) == sorted(corners)
 
 
+def test_sorts_set_between_blocks_found_already_are_read_as_one_grid_with_them() -> None:
+    # Three rows of rings and triangles in turn, the rings found already as blocks: the
+    # triangles alone stand in columns of three, too short a chain and too few a group.
+    ink = np.zeros((160, 320), np.float32)
+    triangles, rings = [], []
+    for row in range(3):
+        for col in range(8):
+            x, y = 20 + 34 * col, 20 + 34 * row
+            (_triangle if col % 2 == 0 else _ring)(ink, x, y)
+            (triangles if col % 2 == 0 else rings).append((x, y, 24, 24))
+    strokes = np.array(triangles)
+
+    alone = chained_repeats(ink, strokes, X_HEIGHT)
+    among_the_rings = chained_repeats(ink, strokes, X_HEIGHT, beside=np.array(rings))
+
+    assert alone == []
+    assert sorted((x, y) for x, y, _, _ in among_the_rings) == sorted(
+        (x, y) for x, y, _, _ in triangles
+    )
+
+
 def test_the_spokes_of_one_flower_are_not_a_grid() -> None:
     # Eight spokes round a centre, each within reach of the next: three designs (an upright
     # bar, a lying hollow bar, a diagonal stroke) set at least twice each and no two alike
