@@ -646,9 +646,13 @@ def _page(
 def _motifs(
     boxes: list[Box], keep: np.ndarray, clustering: Clustering, motif_ids: dict[int, str]
 ) -> list[Motif]:
+    members_of = {
+        int(clustering.labels[group[0]]): group
+        for group in _grouped(np.flatnonzero(keep), clustering.labels)
+    }
     motifs = []
     for k, motif_id in motif_ids.items():
-        members = np.flatnonzero((clustering.labels == k) & keep)
+        members = members_of[k]
         # Sizes in the prototype frame: a quarter turn swaps width and height.
         sizes = [
             boxes[i][2:][::-1] if clustering.orientations[i].rotation % 180 else boxes[i][2:]
