@@ -175,9 +175,9 @@ def _split_mixed(
     assignment and the prototypes after the splits (the parts after the first are appended)."""
     labels, similarity = found.labels.copy(), found.similarity.copy()
     added: list[np.ndarray] = []
-    for motif in range(keep_first, len(prototypes)):
-        members = np.flatnonzero(found.labels == motif)
-        if len(members) < 2 * params.min_split:
+    for members in grouped(np.arange(len(found.labels)), found.labels):
+        motif = int(found.labels[members[0]])
+        if motif < keep_first or len(members) < 2 * params.min_split:
             continue
         crops = _upright_crops(fine.crops[members], found.views[members], params)
         decisive = fine.sides[members] >= params.split_min_side
@@ -196,6 +196,14 @@ def _split_mixed(
     if not added:
         return found, prototypes
     return _Assignment(labels, found.views, similarity), np.concatenate([prototypes, added])
+
+
+def grouped(indices: np.ndarray, keys: np.ndarray) -> list[np.ndarray]:
+    """``indices`` in groups of equal ``keys[index]``, by increasing key, each in its original
+    order; in one sort, as a collection holds millions of instances."""
+    ordered = indices[np.argsort(keys[indices], kind="stable")]
+    cuts = np.flatnonzero(np.diff(keys[ordered])) + 1
+    return [group for group in np.split(ordered, cuts) if len(group)]
 
 
 def _upright_crops(crops: np.ndarray, views: np.ndarray, params: ClusterParams) -> np.ndarray:

@@ -16,6 +16,7 @@ from service.decompose.cluster import (
     ClusterParams,
     FineCrops,
     cluster_views,
+    grouped,
     instance_scores,
 )
 from service.decompose.constellations import ConstellationParams, Piece, join_pieces, joined_boxes
@@ -567,7 +568,7 @@ def _words_of_the_text(
     )
     apart = _apart(np.array(boxes, dtype=np.int64).reshape(-1, 4), page_of, keep)
     words = np.zeros(len(boxes), dtype=bool)
-    for members in _grouped(np.flatnonzero(keep), clustering.labels):
+    for members in grouped(np.flatnonzero(keep), clustering.labels):
         motif = clustering.labels[members[0]]
         once_a_page = len(np.unique(page_of[members])) == len(members)
         alone = np.mean(apart[members]) >= params.apart_share
@@ -589,19 +590,11 @@ def _apart(boxes: np.ndarray, page_of: np.ndarray, keep: np.ndarray) -> np.ndarr
     """Mask of the kept instances with no other kept instance of their page nearer than the
     smaller one's size: not set in a band, a frame or a head-piece."""
     apart = np.zeros(len(boxes), dtype=bool)
-    for members in _grouped(np.flatnonzero(keep), page_of):
+    for members in grouped(np.flatnonzero(keep), page_of):
         gaps = relative_gaps(boxes[members])
         np.fill_diagonal(gaps, np.inf)
         apart[members] = gaps.min(axis=1, initial=np.inf) > 1.0
     return apart
-
-
-def _grouped(indices: np.ndarray, keys: np.ndarray) -> list[np.ndarray]:
-    """``indices`` in groups of equal ``keys[index]``, each in its original order; in one sort,
-    as a collection holds millions of instances."""
-    ordered = indices[np.argsort(keys[indices], kind="stable")]
-    cuts = np.flatnonzero(np.diff(keys[ordered])) + 1
-    return [group for group in np.split(ordered, cuts) if len(group)]
 
 
 def _motif_ids(
@@ -648,7 +641,7 @@ def _motifs(
 ) -> list[Motif]:
     members_of = {
         int(clustering.labels[group[0]]): group
-        for group in _grouped(np.flatnonzero(keep), clustering.labels)
+        for group in grouped(np.flatnonzero(keep), clustering.labels)
     }
     motifs = []
     for k, motif_id in motif_ids.items():

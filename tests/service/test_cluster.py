@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from service.decompose.cluster import PERMUTE, ClusterParams, FineCrops, cluster_views
+from service.decompose.cluster import PERMUTE, ClusterParams, FineCrops, cluster_views, grouped
 from service.decompose.describe import dihedral_views
 from service.dihedral import ALL_ORIENTATIONS, inverse, orient
 
@@ -160,3 +160,11 @@ def test_a_catalogued_motif_is_never_split():
 
     assert set(found.labels.tolist()) == {0}
     assert found.known.tolist() == [0]
+
+
+def test_instances_are_grouped_by_key_in_their_order() -> None:
+    keys = np.array([2, 0, 2, 1, 0, 2])
+
+    groups = grouped(np.array([0, 1, 2, 4, 5]), keys)
+
+    assert [group.tolist() for group in groups] == [[1, 4], [0, 2, 5]]

@@ -16,7 +16,6 @@ from service.decompose.describe import TemplateDescriber
 from service.decompose.pipeline import (
     BaselineParams,
     PageFindings,
-    _grouped,
     _locate,
     _words_of_the_text,
     discover,
@@ -200,14 +199,6 @@ def test_a_word_set_twice_on_a_page_apart_from_any_instance_is_type() -> None:
     words = _words(findings, np.ones(4, bool))
 
     assert words.all()
-
-
-def test_instances_are_grouped_by_key_in_their_order() -> None:
-    keys = np.array([2, 0, 2, 1, 0, 2])
-
-    groups = _grouped(np.array([0, 1, 2, 4, 5]), keys)
-
-    assert [group.tolist() for group in groups] == [[1, 4], [0, 2, 5]]
 
 
 def test_no_pages_hold_no_words() -> None:
