@@ -22,6 +22,10 @@ from service.decompose.segment import Box, SegmentParams, group_ornaments
 from service.decompose.wholes import repeat_in_line
 from service.dihedral import ALL_ORIENTATIONS, orient
 
+# Blocks in a run split at most: a longer run of touching blocks is periodic, and
+# segmentation cuts it (``repeats.split_touching``).
+MAX_RUN = 8
+
 
 @dataclass(frozen=True)
 class MatchParams:
@@ -53,6 +57,13 @@ class MatchParams:
     working_side: int = 16
     # Coarse correlations this far below ``min_correlation`` are measured again finely.
     coarse_slack: float = 0.1
+    # An instance is a run of touching blocks when its box holds a whole number of an
+    # exemplar's blocks, give or take this share of a block's size (the spacing, if any, and
+    # the ink trimmed off the run's ends), and each block's place correlates as well as a
+    # placement must. Each place is searched this share of a block's size around its
+    # even spacing.
+    run_fit: float = 0.25
+    run_slack: float = 0.1
 
 
 def missed_placements(
@@ -86,6 +97,62 @@ def missed_placements(
         found += new
         searched = new
     return found
+
+
+def split_runs(
+    ink: np.ndarray, instances: list[Box], exemplars: list[Box], params: MatchParams | None = None
+) -> dict[Box, list[Box]]:
+    """The ``instances`` that are runs of an exemplar's block, each with its blocks' places.
+
+    Two tiles set touching make one component that segmentation cannot cut when the run is
+    too short to be periodic; clustered, such pairs make a motif of their own. The page's
+    own impression of the single block shows what the pair is made of.
+    """
+    params = params or MatchParams()
+    runs: dict[Box, list[Box]] = {}
+    for box in instances:
+        tilings = [_tiling(ink, box, exemplar, params) for exemplar in exemplars]
+        found = [tiling for tiling in tilings if tiling is not None]
+        if found:
+            runs[box] = max(found)[1]
+    return runs
+
+
+def _tiling(
+    ink: np.ndarray, box: Box, exemplar: Box, params: MatchParams
+) -> tuple[float, list[Box]] | None:
+    """The places of the exemplar's block that tile ``box`` (two or more, each correlating
+    at least ``min_correlation``) with their least correlation, or None.
+
+    Every place holds the block in one orientation: a band repeats its block by translation,
+    while the halves of a symmetric block are mirrored or turned copies of each other.
+    """
+    x, y, w, h = exemplar
+    best: tuple[float, list[Box]] | None = None
+    for view in _distinct_views(ink[y : y + h, x : x + w].astype(np.float64)):
+        corners = _grid(box, view.shape, params.run_fit)
+        if not corners:
+            continue
+        slack = max(1, round(params.run_slack * max(view.shape)))
+        placed = [_refined(ink, view, corner, slack) for corner in corners]
+        least = min(score for score, _ in placed)
+        if least >= params.min_correlation and (best is None or least > best[0]):
+            best = (least, [part for _, part in placed])
+    return best
+
+
+def _grid(box: Box, shape: tuple[int, ...], fit: float) -> list[tuple[int, int]]:
+    """Top-left corners of blocks of ``shape`` (rows, columns) set evenly to fill ``box``,
+    two or more of them, or none where no whole number of blocks fills it."""
+    x, y, w, h = box
+    rows, columns = shape
+    across, down = round(w / columns), round(h / rows)
+    fits = abs(w - across * columns) <= fit * columns and abs(h - down * rows) <= fit * rows
+    if not fits or not 2 <= across * down <= MAX_RUN or min(across, down) < 1:
+        return []
+    xs = np.linspace(x, x + max(0, w - columns), across).round().astype(int)
+    ys = np.linspace(y, y + max(0, h - rows), down).round().astype(int)
+    return [(int(cx), int(cy)) for cy in ys for cx in xs]
 
 
 def _accepted(

@@ -21,7 +21,12 @@ from service.decompose.cluster import (
 )
 from service.decompose.constellations import ConstellationParams, Piece, join_pieces, joined_boxes
 from service.decompose.describe import TEMPLATE_SIZE, Describer, TemplateDescriber, template
-from service.decompose.matching import MatchParams, missed_placements, pieces_within
+from service.decompose.matching import (
+    MatchParams,
+    missed_placements,
+    pieces_within,
+    split_runs,
+)
 from service.decompose.repeats import (
     RepeatParams,
     chained_repeats,
@@ -228,9 +233,10 @@ def _completed(
                 best[label] = i
         exemplars = [page.boxes[i] for i in best.values()]
         kept_boxes = [page.boxes[i] for i in kept]
-        blocks = _missed(page, kept_boxes, exemplars, params)
-        pieces = set(pieces_within(blocks, kept_boxes))
-        completed.append([b for b in page.boxes if b not in pieces] + blocks if blocks else None)
+        runs, blocks = _missed(page, kept_boxes, exemplars, params)
+        replaced = set(pieces_within(blocks, kept_boxes)) | set(runs)
+        added = [part for parts in runs.values() for part in parts] + blocks
+        completed.append([b for b in page.boxes if b not in replaced] + added if added else None)
     return completed
 
 
@@ -246,22 +252,26 @@ def _kept_per_page(findings: list[PageFindings], found: Discovery) -> list[tuple
 
 def _missed(
     page: PageFindings, kept: list[Box], exemplars: list[Box], params: BaselineParams
-) -> list[Box]:
-    """Placements of the page's ``exemplars`` that no kept instance covers and that are not type."""
+) -> tuple[dict[Box, list[Box]], list[Box]]:
+    """The kept instances that are runs of touching blocks, with their blocks
+    (``split_runs``), and the placements of the page's ``exemplars`` that no kept instance
+    covers and that are not type."""
     if not exemplars:
-        return []
+        return {}, []
     ink = ink_map(page.page.pixels)
     small, x_height = page.strokes, page.x_height
     # Exemplars that read as type are left out: matched in the body text, they would find
-    # letters. So are specks much smaller than the page's blocks, most of them pieces of one.
+    # letters. Read among the page's kept instances: alone, a small sort's neighbours in its
+    # band would be the strokes of the next sorts, as unlike each other as letters.
+    exemplars = _not_type(ink, exemplars, small, params.text, beside=kept)
+    runs = split_runs(ink, kept, exemplars, params.matching)
+    kept = [block for box in kept for block in runs.get(box, [box])]
+    # Specks much smaller than the page's blocks are left out too, most of them pieces of one.
     smallest_sort = params.repeats.min_size_in_x_heights * x_height
     least = max(smallest_sort, 0.5 * float(np.median([max(box[2:]) for box in kept])))
-    exemplars = [box for box in exemplars if max(box[2:]) >= least]
-    # Read among the page's kept instances: alone, a small sort's neighbours in its band would
-    # be the strokes of the next sorts, as unlike each other as letters.
-    exemplars = _not_type(ink, exemplars, small, params.text, beside=kept)
+    exemplars = [box for box in exemplars if max(box[2:]) >= least and box not in runs]
     placed = missed_placements(ink, kept, exemplars, params.segment, params.matching)
-    return _not_type(ink, placed, small, params.text, beside=kept)
+    return runs, _not_type(ink, placed, small, params.text, beside=kept)
 
 
 def _not_type(

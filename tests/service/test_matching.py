@@ -10,6 +10,7 @@ from service.decompose.matching import (
     correlation_map,
     missed_placements,
     pieces_within,
+    split_runs,
 )
 from service.decompose.segment import SegmentParams
 
@@ -143,3 +144,25 @@ def test_a_block_inked_to_its_edge_is_found_though_the_scan_blurs_it_past_its_bo
 
     assert missed_placements(ink, found, found, SegmentParams(), hugging) == []
     assert missed_placements(ink, found, found, SegmentParams()) == [(100, 40, 40, 40)]
+
+
+def test_a_pair_of_touching_blocks_is_split_where_the_page_shows_the_block_alone() -> None:
+    block = _block()
+    turned = np.rot90(block, 2).copy()
+    # Two blocks set touching (found as one instance) and, apart, the block alone turned a
+    # half: the pair is two impressions, in the same orientation.
+    ink = _page([(40, 40, block), (70, 40, block), (200, 40, turned)])
+    pair, single = (40, 40, 60, 40), (200, 40, 30, 40)
+
+    assert split_runs(ink, [pair, single], [single]) == {pair: [(40, 40, 30, 40), (70, 40, 30, 40)]}
+
+
+def test_a_symmetric_block_is_not_split_into_its_mirrored_halves() -> None:
+    half = _block()
+    # A block whose right half mirrors its left: the half, found alone elsewhere, tiles it
+    # only turned, so it is one block, not a run of two.
+    whole = np.concatenate([half, half[:, ::-1]], axis=1)
+    ink = _page([(40, 40, whole), (200, 40, half)])
+    symmetric, single = (40, 40, 60, 40), (200, 40, 30, 40)
+
+    assert split_runs(ink, [symmetric, single], [single]) == {}
