@@ -214,8 +214,7 @@ def split_touching(
     kept when its whole periods are ``likeness`` alike; only runs at least ``partial_from``
     broad are read so (None: never), as a word of touching letters is a run of alike stems.
     A run cut at whole periods is kept whole unless its parts span the same breadth (a word's
-    ascenders rise above its other stems). A run with no period is cut in two when its halves
-    are alike as printed (a pair of blocks); anything else is returned whole.
+    ascenders rise above its other stems). Anything that is not periodic is returned whole.
     """
     x, y, w, h = box
     horizontal = w >= h
@@ -228,7 +227,7 @@ def split_touching(
     # are about a fifth as wide as they are tall, and a shorter lag finds a block's strokes.
     period = _period(profile, min_lag=max(4, int(0.15 * breadth)), min_peak=min_peak)
     if period is None or round(length / period) < 2:
-        return _alike_halves(ink, mask, box, likeness)
+        return [box]
     count = round(length / period)
     if abs(length / period - count) <= 0.2:
         cuts = [round(i * length / count) for i in range(count + 1)]
@@ -243,20 +242,6 @@ def split_touching(
         return [box]
     parts = _cut(mask, box, cuts)
     return parts if len(parts) >= 3 and _alike(ink, parts, likeness) else [box]
-
-
-def _alike_halves(ink: np.ndarray, mask: np.ndarray, box: Box, likeness: float) -> list[Box]:
-    """A pair of touching blocks cut in two, when its halves are ``likeness`` alike as
-    printed; else the box whole. Two blocks are too short a run for a period to show, and
-    the halves of one symmetric block are mirror images, not alike as printed."""
-    x, y, w, h = box
-    horizontal = w >= h
-    length = w if horizontal else h
-    parts = _cut(mask, box, [0, length // 2, length])
-    if len(parts) != 2 or not _even(parts, horizontal):
-        return [box]
-    printed = dihedral_views(np.stack([template(ink, part) for part in parts]))[:, 0]
-    return parts if float(printed[0] @ printed[1]) >= likeness else [box]
 
 
 def _even(parts: list[Box], horizontal: bool) -> bool:

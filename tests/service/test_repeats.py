@@ -226,32 +226,3 @@ def test_the_clusters_of_a_line_of_text_are_not_chained() -> None:
 
     assert len(clusters) < len(strokes)
     assert chained_repeats(ink, clusters, x_height) == []
-
-
-def _leaf(size: int = 40) -> np.ndarray:
-    """An asymmetric block: a stem down its left side, a bar along its foot, a dot."""
-    leaf = np.zeros((size, size), np.float32)
-    leaf[:, :8] = 1.0
-    leaf[size - 8 :, :] = 1.0
-    leaf[8:16, 20:28] = 1.0
-    return leaf
-
-
-def test_two_touching_blocks_alike_as_printed_are_cut_in_two() -> None:
-    # Too short a run for a period: the pair is cut where its two halves are the same block.
-    ink = np.zeros((100, 120), np.float32)
-    ink[20:60, 10:50] = _leaf()
-    ink[20:60, 50:90] = _leaf()
-
-    parts = split_touching(ink, ink > 0.5, (10, 20, 80, 40))
-
-    assert sorted(parts) == [(10, 20, 40, 40), (50, 20, 40, 40)]
-
-
-def test_a_block_whose_halves_mirror_each_other_is_not_cut() -> None:
-    ink = np.zeros((100, 120), np.float32)
-    ink[20:60, 10:50] = _leaf()
-    ink[20:60, 50:90] = _leaf()[:, ::-1]
-    block = (10, 20, 80, 40)
-
-    assert split_touching(ink, ink > 0.5, block) == [block]
