@@ -109,9 +109,10 @@ def split_runs(
     own impression of the single block shows what the pair is made of.
     """
     params = params or MatchParams()
+    blocks = [_distinct_views(_crop(ink, exemplar)) for exemplar in exemplars]
     runs: dict[Box, list[Box]] = {}
     for box in instances:
-        tilings = [_tiling(ink, box, exemplar, params) for exemplar in exemplars]
+        tilings = [_tiling(ink, box, views, params) for views in blocks]
         found = [tiling for tiling in tilings if tiling is not None]
         if found:
             runs[box] = max(found)[1]
@@ -119,17 +120,16 @@ def split_runs(
 
 
 def _tiling(
-    ink: np.ndarray, box: Box, exemplar: Box, params: MatchParams
+    ink: np.ndarray, box: Box, views: list[np.ndarray], params: MatchParams
 ) -> tuple[float, list[Box]] | None:
-    """The places of the exemplar's block that tile ``box`` (two or more, each correlating
-    at least ``min_correlation``) with their least correlation, or None.
+    """The places of a block (its distinct ``views``) that tile ``box`` (two or more, each
+    correlating at least ``min_correlation``) with their least correlation, or None.
 
     Every place holds the block in one orientation: a band repeats its block by translation,
     while the halves of a symmetric block are mirrored or turned copies of each other.
     """
-    x, y, w, h = exemplar
     best: tuple[float, list[Box]] | None = None
-    for view in _distinct_views(ink[y : y + h, x : x + w].astype(np.float64)):
+    for view in views:
         corners = _grid(box, view.shape, params.run_fit)
         if not corners:
             continue
@@ -139,6 +139,11 @@ def _tiling(
         if least >= params.min_correlation and (best is None or least > best[0]):
             best = (least, [part for _, part in placed])
     return best
+
+
+def _crop(ink: np.ndarray, box: Box) -> np.ndarray:
+    x, y, w, h = box
+    return ink[y : y + h, x : x + w].astype(np.float64)
 
 
 def _grid(box: Box, shape: tuple[int, ...], fit: float) -> list[tuple[int, int]]:
@@ -213,12 +218,11 @@ def _peaks(
 ) -> list[tuple[float, Box]]:
     """Local maxima of the correlation of the exemplar's views with ``region``, as boxes,
     less those where a ``taken`` block already stands."""
-    x, y, w, h = exemplar
-    step = max(1, min(w, h) // params.working_side)
+    step = max(1, min(exemplar[2:]) // params.working_side)
     rx, ry, rw, rh = region
     area = _SearchArea(_shrunk(ink[ry : ry + rh, rx : rx + rw], step))
     peaks = []
-    for view in _distinct_views(ink[y : y + h, x : x + w].astype(np.float64)):
+    for view in _distinct_views(_crop(ink, exemplar)):
         coarse = _shrunk(view, step)
         vh, vw = coarse.shape
         if vh > area.pixels.shape[0] or vw > area.pixels.shape[1]:
