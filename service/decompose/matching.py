@@ -134,10 +134,16 @@ def _tiling(
         if not corners:
             continue
         slack = max(1, round(params.run_slack * max(view.shape)))
-        placed = [_refined(ink, view, corner, slack) for corner in corners]
-        least = min(score for score, _ in placed)
-        if least >= params.min_correlation and (best is None or least > best[0]):
-            best = (least, [part for _, part in placed])
+        placed = []
+        for corner in corners:
+            score, part = _refined(ink, view, corner, slack)
+            if score < params.min_correlation:
+                break  # most views fit nowhere: spare them the other places
+            placed.append((score, part))
+        else:
+            least = min(score for score, _ in placed)
+            if best is None or least > best[0]:
+                best = (least, [part for _, part in placed])
     return best
 
 
