@@ -159,7 +159,7 @@ def _grid(box: Box, shape: tuple[int, ...], fit: float) -> list[tuple[int, int]]
     rows, columns = shape
     across, down = round(w / columns), round(h / rows)
     fits = abs(w - across * columns) <= fit * columns and abs(h - down * rows) <= fit * rows
-    if not fits or not 2 <= across * down <= MAX_RUN or min(across, down) < 1:
+    if not fits or not 2 <= across * down <= MAX_RUN:
         return []
     xs = np.linspace(x, x + max(0, w - columns), across).round().astype(int)
     ys = np.linspace(y, y + max(0, h - rows), down).round().astype(int)
