@@ -7,7 +7,9 @@ page's ornaments, as the activation map of a convolutional motif model: the norm
 cross-correlation of the block's own ink (in its eight orientations, at the page's own scale)
 with the page's ink. Peaks where no instance stands yet become new instances. Only the page's
 own impressions serve as templates, so no scale has to be guessed, and only near its ornaments
-is searched, so the body text is left alone.
+is searched, so the body text is left alone. Bands and frames are followed block by block,
+leaping past a tile too worn to match, and tiles set touching are told from pieces of a
+larger block by the next tile beside them.
 """
 
 from __future__ import annotations
@@ -35,8 +37,11 @@ class MatchParams:
     # contrast, and the faint show-through of the other side of the leaf would match.
     min_ink_share: float = 0.6
     # Ornaments are searched this many block sizes beyond their edges, then as many beyond
-    # each block found, for at most ``max_rounds`` rounds.
+    # each block found, for at most ``max_rounds`` rounds. Where a line of blocks ends, the
+    # search also leaps one step along it, this many block sizes round the place of the
+    # block after the next (see ``_leaps``).
     margin: float = 1.5
+    leap_margin: float = 0.5
     max_rounds: int = 50
     # A placement overlapping an instance by more than this share of the smaller one's area is
     # that instance.
@@ -52,6 +57,10 @@ class MatchParams:
     frame: int = 2
     frame_gap: int = 2
     max_frame_ink: float = 0.05
+    # Blocks this many x-heights broad, or more, and at least ``working_side`` pixels, may be
+    # set touching as tiles (see ``_set_apart``); the letters of a word touch too, and some
+    # repeat as a tiling would, and a speck of a few pixels correlates with anything.
+    min_tile_in_x_heights: float = 1.5
     # Blocks are matched with their short side brought down to about this many pixels: the
     # correlation peak of a whole block needs no finer grid, and it is far cheaper.
     working_side: int = 16
@@ -70,33 +79,85 @@ def missed_placements(
     ink: np.ndarray,
     instances: list[Box],
     exemplars: list[Box],
+    x_height: float,
     ornament_params: SegmentParams,
     params: MatchParams | None = None,
 ) -> list[Box]:
     """Where the block of an exemplar (the best impression of a motif on the page) stands but
-    no instance does, or only pieces of it do (see ``pieces_within``)."""
+    no instance does, or only pieces of it do (see ``pieces_within``). ``x_height`` is that of
+    the page's text."""
     params = params or MatchParams()
+    least_tile = max(params.min_tile_in_x_heights * x_height, params.working_side)
     searched, _ = group_ornaments(instances, ornament_params)
     paper = float(np.median(ink))  # most of a page is blank paper
     taken = list(instances)
+    leaps = _leaps(instances, taken, ink.shape)
+    views = [_distinct_views(_crop(ink, exemplar)) for exemplar in exemplars]
     found: list[Box] = []
     # Each round searches beside what the last one found: a band whose middle segmentation
     # missed is followed block by block from its ends.
     for _ in range(params.max_rounds):
         peaks = [
-            peak
-            for exemplar in exemplars
-            for area in searched
-            for peak in _peaks(
-                ink, exemplar, _grown(area, exemplar, ink.shape, params), taken, params
-            )
+            (score, box, index)
+            for index, exemplar in enumerate(exemplars)
+            for area in _areas(searched, leaps, exemplar, ink.shape, params)
+            for score, box in _peaks(ink, exemplar, views[index], area, taken, params)
         ]
-        new, taken = _accepted(ink, peaks, taken, paper, params)
+        new, taken = _accepted(ink, peaks, views, taken, paper, least_tile, params)
         if not new:
             break
         found += new
-        searched = new
+        searched, leaps = new, _leaps(new, taken, ink.shape)
     return found
+
+
+def _areas(
+    searched: list[Box], leaps: list[Box], block: Box, shape: tuple[int, ...], params: MatchParams
+) -> list[Box]:
+    """Where to search for ``block``: round the ``searched`` regions, and closely round each
+    of the ``leaps``."""
+    beside = [_grown(region, block, shape, params.margin) for region in searched]
+    return beside + [_grown(leap, block, shape, params.leap_margin) for leap in leaps]
+
+
+def _leaps(boxes: list[Box], taken: list[Box], shape: tuple[int, ...]) -> list[Box]:
+    """For each of ``boxes`` that ends a line of blocks (a taken neighbour of its size on one
+    side, level with it, and nothing taken one step beyond on the other), the place of the
+    block after the next: a worn tile, too faint to match, would otherwise end the search
+    of a band or a frame there."""
+    leaps: list[Box] = []
+    others = np.array(taken, dtype=np.int64).reshape(-1, 4)
+    for box in boxes:
+        x, y, w, h = box
+        for step_x, step_y in _steps(box, others):
+            next_block = (x + step_x, y + step_y, w, h)
+            leap = (x + 2 * step_x, y + 2 * step_y, w, h)
+            within = 0 <= leap[0] and leap[0] + w <= shape[1] and 0 <= leap[1] <= shape[0] - h
+            if within and not _covered(next_block, taken, 0.2) and not _covered(leap, taken, 0.2):
+                leaps.append(leap)
+    return leaps
+
+
+def _steps(box: Box, others: np.ndarray) -> list[tuple[int, int]]:
+    """The steps along each line of three blocks of ``box``'s size that ``box`` ends: from a
+    neighbour in ``others``, level with it along a row or a column and up to two sizes away,
+    to ``box``, where a third block stands one more step back. (Two alike sorts side by side
+    are often letters of a word; three evenly set rarely are.)"""
+    x, y, w, h = box
+    size = max(w, h)
+    sizes = others[:, 2:].max(axis=1)
+    centres = others[:, :2] + others[:, 2:] / 2
+    step = np.array([x + w / 2, y + h / 2]) - centres  # from each neighbour to the box
+    along = np.abs(step).max(axis=1)
+    across = np.abs(step).min(axis=1)
+    alike = (sizes > 0.8 * size) & (sizes < 1.25 * size)
+    near = alike & (along >= 0.8 * size) & (along <= 2 * size) & (across <= 0.25 * size)
+    steps = []
+    for neighbour in np.flatnonzero(near):
+        third = centres[neighbour] - step[neighbour]
+        if (np.abs(centres[alike] - third).max(axis=1) <= 0.25 * size).any():
+            steps.append((int(round(step[neighbour, 0])), int(round(step[neighbour, 1]))))
+    return steps
 
 
 def split_runs(
@@ -168,16 +229,20 @@ def _grid(box: Box, shape: tuple[int, ...], fit: float) -> list[tuple[int, int]]
 
 def _accepted(
     ink: np.ndarray,
-    peaks: list[tuple[float, Box]],
+    peaks: list[tuple[float, Box, int]],
+    views: list[list[np.ndarray]],
     taken: list[Box],
     paper: float,
+    least_tile: float,
     params: MatchParams,
 ) -> tuple[list[Box], list[Box]]:
     """The peaks kept, best first, and the boxes taken after them (pieces of a kept block are
-    no longer in the way). ``paper`` is the ink map's level on blank paper."""
+    no longer in the way). Each peak names its exemplar's ``views``; ``paper`` is the ink
+    map's level on blank paper; placements ``least_tile`` pixels broad or more may be tiles."""
     new: list[Box] = []
-    for _, box in sorted(peaks, reverse=True):
-        if _frame_ink(ink, box, params.frame, params.frame_gap) - paper > params.max_frame_ink:
+    for _, box, index in sorted(peaks, reverse=True):
+        tiles = views[index] if min(box[2:]) >= least_tile else []
+        if not _set_apart(ink, box, tiles, paper, params):
             continue
         pieces = [t for t in taken if _piece_of(t, box)]
         if _spans_a_band(ink, pieces, params.repeat_likeness):
@@ -187,6 +252,47 @@ def _accepted(
             taken = [*others, box]
             new.append(box)
     return new, taken
+
+
+def _set_apart(
+    ink: np.ndarray, box: Box, views: list[np.ndarray], paper: float, params: MatchParams
+) -> bool:
+    """Whether the placement ``box`` is set apart as a block is: by the blank of its body, or,
+    on each side where ink lies close, by the next block of a tiling (one of the block's
+    ``views`` one block over; none given, no tiling is looked for). Tiles set touching leave
+    no blank between them."""
+    if _frame_ink(ink, box, params.frame, params.frame_gap) - paper <= params.max_frame_ink:
+        return True
+    x, y, w, h = box
+    fits = [view for view in views if view.shape == (h, w)]
+    slack = max(1, round(params.run_slack * max(w, h)))
+    for dx, dy in _inked_sides(ink, box, paper, params):
+        corner = (x + dx * w, y + dy * h)
+        if not any(
+            _refined(ink, view, corner, slack)[0] >= params.min_correlation for view in fits
+        ):
+            return False
+    return True
+
+
+def _inked_sides(
+    ink: np.ndarray, box: Box, paper: float, params: MatchParams
+) -> list[tuple[int, int]]:
+    """The sides of ``box`` (as unit steps) whose strip of its frame carries ink."""
+    x, y, w, h = box
+    gap, width = params.frame_gap, params.frame
+    strips = {
+        (-1, 0): (x - gap - width, y - gap, width, h + 2 * gap),
+        (1, 0): (x + w + gap, y - gap, width, h + 2 * gap),
+        (0, -1): (x - gap, y - gap - width, w + 2 * gap, width),
+        (0, 1): (x - gap, y + h + gap, w + 2 * gap, width),
+    }
+    inked = []
+    for side, strip in strips.items():
+        pixels = _clipped(ink, strip)
+        if pixels.size and float(pixels.mean()) - paper > params.max_frame_ink:
+            inked.append(side)
+    return inked
 
 
 def _stands_on_a_block(box: Box, taken: list[Box]) -> bool:
@@ -210,9 +316,9 @@ def pieces_within(blocks: list[Box], instances: list[Box]) -> list[Box]:
     return [box for box in instances if any(_piece_of(box, block) for block in blocks)]
 
 
-def _grown(region: Box, block: Box, shape: tuple[int, ...], params: MatchParams) -> Box:
+def _grown(region: Box, block: Box, shape: tuple[int, ...], margin: float) -> Box:
     """``region`` grown by ``margin`` block sizes, clipped to the page."""
-    pad = int(params.margin * max(block[2:]))
+    pad = int(margin * max(block[2:]))
     x0, y0 = max(0, region[0] - pad), max(0, region[1] - pad)
     x1 = min(shape[1], region[0] + region[2] + pad)
     y1 = min(shape[0], region[1] + region[3] + pad)
@@ -220,15 +326,20 @@ def _grown(region: Box, block: Box, shape: tuple[int, ...], params: MatchParams)
 
 
 def _peaks(
-    ink: np.ndarray, exemplar: Box, region: Box, taken: list[Box], params: MatchParams
+    ink: np.ndarray,
+    exemplar: Box,
+    views: list[np.ndarray],
+    region: Box,
+    taken: list[Box],
+    params: MatchParams,
 ) -> list[tuple[float, Box]]:
-    """Local maxima of the correlation of the exemplar's views with ``region``, as boxes,
+    """Local maxima of the correlation of the exemplar's ``views`` with ``region``, as boxes,
     less those where a ``taken`` block already stands."""
     step = max(1, min(exemplar[2:]) // params.working_side)
     rx, ry, rw, rh = region
     area = _SearchArea(_shrunk(ink[ry : ry + rh, rx : rx + rw], step))
     peaks = []
-    for view in _distinct_views(_crop(ink, exemplar)):
+    for view in views:
         coarse = _shrunk(view, step)
         vh, vw = coarse.shape
         if vh > area.pixels.shape[0] or vw > area.pixels.shape[1]:

@@ -270,7 +270,7 @@ def _missed(
     smallest_sort = params.repeats.min_size_in_x_heights * x_height
     least = max(smallest_sort, 0.5 * float(np.median([max(box[2:]) for box in kept])))
     exemplars = [box for box in exemplars if max(box[2:]) >= least and box not in runs]
-    placed = missed_placements(ink, kept, exemplars, params.segment, params.matching)
+    placed = missed_placements(ink, kept, exemplars, x_height, params.segment, params.matching)
     return runs, _not_type(ink, placed, small, params.text, beside=kept)
 
 

@@ -14,6 +14,9 @@ from service.decompose.matching import (
 )
 from service.decompose.segment import SegmentParams
 
+# The text's x-height on the test pages: the 40 x 30 block is three of them broad.
+X_HEIGHT = 10.0
+
 
 def _block() -> np.ndarray:
     """An asymmetric 40 x 30 block (an L with a dot), so that its turns differ."""
@@ -49,7 +52,7 @@ def test_impressions_missed_by_segmentation_are_found_in_any_orientation() -> No
     ink = _page([(40, 40, block), (76, 40, block), (40, 86, turned)])
     found = [(40, 40, 30, 40)]
 
-    placed = missed_placements(ink, found, found, SegmentParams())
+    placed = missed_placements(ink, found, found, X_HEIGHT, SegmentParams())
 
     assert sorted(placed) == [(40, 86, 40, 30), (76, 40, 30, 40)]
 
@@ -64,7 +67,7 @@ def test_faint_show_through_and_pieces_of_a_larger_block_are_not_impressions() -
     found = [(40, 40, 30, 40)]
     searched_widely = MatchParams(margin=3.0)
 
-    assert missed_placements(ink, found, found, SegmentParams(), searched_widely) == []
+    assert missed_placements(ink, found, found, X_HEIGHT, SegmentParams(), searched_widely) == []
 
 
 def test_nothing_is_searched_far_from_the_ornaments() -> None:
@@ -72,7 +75,7 @@ def test_nothing_is_searched_far_from_the_ornaments() -> None:
     ink = _page([(40, 40, block), (400, 220, block)])
     found = [(40, 40, 30, 40)]
 
-    assert missed_placements(ink, found, found, SegmentParams()) == []
+    assert missed_placements(ink, found, found, X_HEIGHT, SegmentParams()) == []
 
 
 def test_a_block_found_only_as_a_piece_is_found_whole_and_the_piece_named() -> None:
@@ -80,7 +83,7 @@ def test_a_block_found_only_as_a_piece_is_found_whole_and_the_piece_named() -> N
     ink = _page([(40, 40, block), (76, 40, block)])
     segmented = [(40, 40, 30, 40), (94, 48, 8, 8)]  # the second impression: only its dot
 
-    placed = missed_placements(ink, segmented, segmented[:1], SegmentParams())
+    placed = missed_placements(ink, segmented, segmented[:1], X_HEIGHT, SegmentParams())
 
     assert placed == [(76, 40, 30, 40)]
     assert pieces_within(placed, segmented) == [(94, 48, 8, 8)]
@@ -91,9 +94,35 @@ def test_a_band_missed_but_for_its_first_block_is_followed_to_its_end() -> None:
     ink = _page([(20 + 36 * i, 40, block) for i in range(10)])
     found = [(20, 40, 30, 40)]
 
-    placed = missed_placements(ink, found, found, SegmentParams())
+    placed = missed_placements(ink, found, found, X_HEIGHT, SegmentParams())
 
     assert sorted(placed) == [(20 + 36 * i, 40, 30, 40) for i in range(1, 10)]
+
+
+def test_a_band_is_followed_past_a_block_too_worn_to_match() -> None:
+    block = _block()
+    worn = block.copy()
+    worn[:, 8:] = 0.0  # only the stem is left
+    band = [(20 + 36 * i, 40, worn if i == 3 else block) for i in range(10)]
+    found = [(20, 40, 30, 40), (56, 40, 30, 40)]
+
+    placed = missed_placements(_page(band), found, found, X_HEIGHT, SegmentParams())
+
+    assert sorted(placed) == [(20 + 36 * i, 40, 30, 40) for i in (2, 4, 5, 6, 7, 8, 9)]
+
+
+def test_tiles_set_touching_are_found_though_no_blank_sets_them_apart() -> None:
+    block = _block()
+    grid = [(40 + 30 * column, 40 + 40 * row, block) for row in range(3) for column in range(3)]
+    ink = _page(grid)
+    found = [(40, 40, 30, 40)]
+    tiles = [(40 + 30 * column, 40 + 40 * row, 30, 40) for row in range(3) for column in range(3)]
+
+    placed = missed_placements(ink, found, found, X_HEIGHT, SegmentParams())
+    as_letters = missed_placements(ink, found, found, 3 * X_HEIGHT, SegmentParams())
+
+    assert sorted(placed) == sorted(tiles[1:])
+    assert as_letters == []  # a sort under 1.5 x-heights may be a letter touching others
 
 
 def test_a_large_block_is_placed_at_its_exact_corner_off_the_coarse_grid() -> None:
@@ -101,7 +130,7 @@ def test_a_large_block_is_placed_at_its_exact_corner_off_the_coarse_grid() -> No
     ink = _page([(40, 40, block), (113, 41, block)])
     found = [(40, 40, 60, 80)]
 
-    assert missed_placements(ink, found, found, SegmentParams()) == [(113, 41, 60, 80)]
+    assert missed_placements(ink, found, found, X_HEIGHT, SegmentParams()) == [(113, 41, 60, 80)]
 
 
 def test_a_worn_impression_off_the_coarse_grid_is_found() -> None:
@@ -112,7 +141,7 @@ def test_a_worn_impression_off_the_coarse_grid_is_found() -> None:
     ink = _page([(40, 40, block), (113, 41, worn)])
     found = [(40, 40, 60, 80)]
 
-    assert missed_placements(ink, found, found, SegmentParams()) == [(113, 41, 60, 80)]
+    assert missed_placements(ink, found, found, X_HEIGHT, SegmentParams()) == [(113, 41, 60, 80)]
 
 
 def test_a_run_of_blocks_left_whole_does_not_swallow_the_blocks_found_singly() -> None:
@@ -121,7 +150,7 @@ def test_a_run_of_blocks_left_whole_does_not_swallow_the_blocks_found_singly() -
     # Segmentation left the first two blocks as one run and found the next two singly.
     run, singles = (20, 40, 64, 40), [(88, 40, 30, 40), (122, 40, 30, 40)]
 
-    assert missed_placements(ink, [run, *singles], [run], SegmentParams()) == []
+    assert missed_placements(ink, [run, *singles], [run], X_HEIGHT, SegmentParams()) == []
 
 
 def test_impressions_are_found_on_grainy_paper_whose_tone_reads_as_faint_ink() -> None:
@@ -131,7 +160,7 @@ def test_impressions_are_found_on_grainy_paper_whose_tone_reads_as_faint_ink() -
     ink = np.maximum(ink, rng.uniform(0.0, 0.24, ink.shape).astype(np.float32))  # mean 0.12
     found = [(40, 40, 30, 40)]
 
-    assert missed_placements(ink, found, found, SegmentParams()) == [(76, 40, 30, 40)]
+    assert missed_placements(ink, found, found, X_HEIGHT, SegmentParams()) == [(76, 40, 30, 40)]
 
 
 def test_a_block_inked_to_its_edge_is_found_though_the_scan_blurs_it_past_its_box() -> None:
@@ -142,8 +171,8 @@ def test_a_block_inked_to_its_edge_is_found_though_the_scan_blurs_it_past_its_bo
     found = [(40, 40, 40, 40)]
     hugging = MatchParams(frame_gap=0)
 
-    assert missed_placements(ink, found, found, SegmentParams(), hugging) == []
-    assert missed_placements(ink, found, found, SegmentParams()) == [(100, 40, 40, 40)]
+    assert missed_placements(ink, found, found, X_HEIGHT, SegmentParams(), hugging) == []
+    assert missed_placements(ink, found, found, X_HEIGHT, SegmentParams()) == [(100, 40, 40, 40)]
 
 
 def test_a_pair_of_touching_blocks_is_split_where_the_page_shows_the_block_alone() -> None:
