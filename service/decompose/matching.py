@@ -91,23 +91,23 @@ def missed_placements(
     searched, _ = group_ornaments(instances, ornament_params)
     paper = float(np.median(ink))  # most of a page is blank paper
     taken = list(instances)
-    leaps = _leaps(instances, taken, ink.shape)
+    leaps = _leaps(instances, taken, ink.shape, params.working_side)
     views = [_distinct_views(_crop(ink, exemplar)) for exemplar in exemplars]
     found: list[Box] = []
     # Each round searches beside what the last one found: a band whose middle segmentation
     # missed is followed block by block from its ends.
     for _ in range(params.max_rounds):
         peaks = [
-            (score, box, index)
+            (score, box, views[index][view])
             for index, exemplar in enumerate(exemplars)
             for area in _areas(searched, leaps, exemplar, ink.shape, params)
-            for score, box in _peaks(ink, exemplar, views[index], area, taken, params)
+            for score, box, view in _peaks(ink, exemplar, views[index], area, taken, params)
         ]
-        new, taken = _accepted(ink, peaks, views, taken, paper, least_tile, params)
+        new, taken = _accepted(ink, peaks, taken, paper, least_tile, params)
         if not new:
             break
         found += new
-        searched, leaps = new, _leaps(new, taken, ink.shape)
+        searched, leaps = new, _leaps(new, taken, ink.shape, params.working_side)
     return found
 
 
@@ -120,15 +120,17 @@ def _areas(
     return beside + [_grown(leap, block, shape, params.leap_margin) for leap in leaps]
 
 
-def _leaps(boxes: list[Box], taken: list[Box], shape: tuple[int, ...]) -> list[Box]:
-    """For each of ``boxes`` that ends a line of blocks (a taken neighbour of its size on one
-    side, level with it, and nothing taken one step beyond on the other), the place of the
-    block after the next: a worn tile, too faint to match, would otherwise end the search
-    of a band or a frame there."""
+def _leaps(boxes: list[Box], taken: list[Box], shape: tuple[int, ...], least: int) -> list[Box]:
+    """For each of ``boxes`` at least ``least`` pixels broad that ends a line of three blocks
+    (``_steps``), with nothing taken one step beyond it, the place of the block after the
+    next: a worn tile, too faint to match, would otherwise end the search of a band or a
+    frame there."""
     leaps: list[Box] = []
     others = np.array(taken, dtype=np.int64).reshape(-1, 4)
     for box in boxes:
         x, y, w, h = box
+        if min(w, h) < least:
+            continue  # a hairline or a speck, not a block whose line could be followed
         for step_x, step_y in _steps(box, others):
             next_block = (x + step_x, y + step_y, w, h)
             leap = (x + 2 * step_x, y + 2 * step_y, w, h)
@@ -229,20 +231,19 @@ def _grid(box: Box, shape: tuple[int, ...], fit: float) -> list[tuple[int, int]]
 
 def _accepted(
     ink: np.ndarray,
-    peaks: list[tuple[float, Box, int]],
-    views: list[list[np.ndarray]],
+    peaks: list[tuple[float, Box, np.ndarray]],
     taken: list[Box],
     paper: float,
     least_tile: float,
     params: MatchParams,
 ) -> tuple[list[Box], list[Box]]:
     """The peaks kept, best first, and the boxes taken after them (pieces of a kept block are
-    no longer in the way). Each peak names its exemplar's ``views``; ``paper`` is the ink
+    no longer in the way). Each peak holds the view of the block placed; ``paper`` is the ink
     map's level on blank paper; placements ``least_tile`` pixels broad or more may be tiles."""
     new: list[Box] = []
-    for _, box, index in sorted(peaks, reverse=True):
-        tiles = views[index] if min(box[2:]) >= least_tile else []
-        if not _set_apart(ink, box, tiles, paper, params):
+    for _, box, view in sorted(peaks, key=lambda peak: (peak[0], peak[1]), reverse=True):
+        tile = view if min(box[2:]) >= least_tile else None
+        if not _set_apart(ink, box, tile, paper, params):
             continue
         pieces = [t for t in taken if _piece_of(t, box)]
         if _spans_a_band(ink, pieces, params.repeat_likeness):
@@ -255,22 +256,21 @@ def _accepted(
 
 
 def _set_apart(
-    ink: np.ndarray, box: Box, views: list[np.ndarray], paper: float, params: MatchParams
+    ink: np.ndarray, box: Box, tile: np.ndarray | None, paper: float, params: MatchParams
 ) -> bool:
     """Whether the placement ``box`` is set apart as a block is: by the blank of its body, or,
-    on each side where ink lies close, by the next block of a tiling (one of the block's
-    ``views`` one block over; none given, no tiling is looked for). Tiles set touching leave
-    no blank between them."""
+    on each side where ink lies close, by the next block of a tiling: the placed view of the
+    block (``tile``; None: no tiling is looked for) again, one block over. Tiles set touching
+    leave no blank between them, and a tiling repeats its block by translation, while the
+    halves of a symmetric block are mirrored or turned copies of each other."""
     if _frame_ink(ink, box, params.frame, params.frame_gap) - paper <= params.max_frame_ink:
         return True
+    if tile is None:
+        return False
     x, y, w, h = box
-    fits = [view for view in views if view.shape == (h, w)]
     slack = max(1, round(params.run_slack * max(w, h)))
     for dx, dy in _inked_sides(ink, box, paper, params):
-        corner = (x + dx * w, y + dy * h)
-        if not any(
-            _refined(ink, view, corner, slack)[0] >= params.min_correlation for view in fits
-        ):
+        if _refined(ink, tile, (x + dx * w, y + dy * h), slack)[0] < params.min_correlation:
             return False
     return True
 
@@ -332,14 +332,14 @@ def _peaks(
     region: Box,
     taken: list[Box],
     params: MatchParams,
-) -> list[tuple[float, Box]]:
-    """Local maxima of the correlation of the exemplar's ``views`` with ``region``, as boxes,
-    less those where a ``taken`` block already stands."""
+) -> list[tuple[float, Box, int]]:
+    """Local maxima of the correlation of the exemplar's ``views`` with ``region``, as boxes
+    with the index of their view, less those where a ``taken`` block already stands."""
     step = max(1, min(exemplar[2:]) // params.working_side)
     rx, ry, rw, rh = region
     area = _SearchArea(_shrunk(ink[ry : ry + rh, rx : rx + rw], step))
     peaks = []
-    for view in views:
+    for index, view in enumerate(views):
         coarse = _shrunk(view, step)
         vh, vw = coarse.shape
         if vh > area.pixels.shape[0] or vw > area.pixels.shape[1]:
@@ -359,7 +359,7 @@ def _peaks(
                 continue
             best, box = _refined(ink, view, corner, step)
             if best >= params.min_correlation:
-                peaks.append((best, box))
+                peaks.append((best, box, index))
     return peaks
 
 

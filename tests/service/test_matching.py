@@ -125,6 +125,14 @@ def test_tiles_set_touching_are_found_though_no_blank_sets_them_apart() -> None:
     assert as_letters == []  # a sort under 1.5 x-heights may be a letter touching others
 
 
+def test_the_mirrored_half_of_a_symmetric_block_is_no_tile() -> None:
+    half = _block()
+    ink = _page([(40, 40, np.hstack([half[:, ::-1], half]))])  # the halves' stems meet
+    found = [(70, 40, 30, 40)]  # one half of the block, taken for a block of its own
+
+    assert missed_placements(ink, found, found, X_HEIGHT, SegmentParams()) == []
+
+
 def test_a_large_block_is_placed_at_its_exact_corner_off_the_coarse_grid() -> None:
     block = np.kron(_block(), np.ones((2, 2), np.float32))  # 80 x 60: matched at a step of 3
     ink = _page([(40, 40, block), (113, 41, block)])
