@@ -246,7 +246,7 @@ def _accepted(
         if not _set_apart(ink, box, tile, paper, params):
             continue
         pieces = [t for t in taken if _piece_of(t, box)]
-        if _spans_a_band(ink, pieces, params.repeat_likeness):
+        if _spans_a_band(ink, box, pieces, params.repeat_likeness):
             continue
         others = [t for t in taken if t not in pieces]
         if not _covered(box, others, params.max_overlap):
@@ -302,8 +302,11 @@ def _stands_on_a_block(box: Box, taken: list[Box]) -> bool:
     return bool(blocks) and _covered(box, blocks, 0.5)
 
 
-def _spans_a_band(ink: np.ndarray, pieces: list[Box], likeness: float) -> bool:
-    """Whether two of the ``pieces`` a placement would replace repeat as printed in a line."""
+def _spans_a_band(ink: np.ndarray, box: Box, pieces: list[Box], likeness: float) -> bool:
+    """Whether two of the ``pieces`` the placement ``box`` would replace, blocks of a band
+    (spanning half its depth or more), repeat as printed in a line. Specks left by wear
+    repeat too, but are far smaller than the block they lie in."""
+    pieces = [p for p in pieces if p[2] >= 0.5 * box[2] or p[3] >= 0.5 * box[3]]
     if len(pieces) < 2:
         return False
     printed = dihedral_views(np.stack([template(ink, box) for box in pieces]))[:, 0]

@@ -89,6 +89,19 @@ def test_a_block_found_only_as_a_piece_is_found_whole_and_the_piece_named() -> N
     assert pieces_within(placed, segmented) == [(94, 48, 8, 8)]
 
 
+def test_a_worn_block_found_as_alike_specks_is_found_whole() -> None:
+    block = _block()
+    block[20:28, 18:26] = 1.0  # a second dot under the first: two alike specks in a column
+    ink = ndimage.gaussian_filter(_page([(40, 40, block), (76, 40, block)]), 1.0)
+    specks = [(93, 47, 10, 10), (93, 59, 10, 10)]  # all segmentation found of the second block
+    segmented = [(40, 40, 30, 40), *specks]
+
+    placed = missed_placements(ink, segmented, segmented[:1], X_HEIGHT, SegmentParams())
+
+    assert placed == [(76, 40, 30, 40)]
+    assert pieces_within(placed, segmented) == specks
+
+
 def test_a_band_missed_but_for_its_first_block_is_followed_to_its_end() -> None:
     block = _block()
     ink = _page([(20 + 36 * i, 40, block) for i in range(10)])
