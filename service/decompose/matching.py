@@ -37,8 +37,8 @@ class MatchParams:
     # contrast, and the faint show-through of the other side of the leaf would match.
     min_ink_share: float = 0.6
     # Ornaments are searched this many block sizes beyond their edges, then as many beyond
-    # each block found, for at most ``max_rounds`` rounds. Where a line of blocks ends, the
-    # search also leaps one step along it, this many block sizes round the place of the
+    # each block found, for at most ``max_rounds`` rounds. Where a line of three blocks ends,
+    # the search also leaps one step along it, this many block sizes round the place of the
     # block after the next (see ``_leaps``).
     margin: float = 1.5
     leap_margin: float = 0.5
@@ -91,7 +91,7 @@ def missed_placements(
     searched, _ = group_ornaments(instances, ornament_params)
     paper = float(np.median(ink))  # most of a page is blank paper
     taken = list(instances)
-    leaps = _leaps(instances, taken, ink.shape, params.working_side)
+    leaps = _leaps(instances, taken, ink.shape, params)
     views = [_distinct_views(_crop(ink, exemplar)) for exemplar in exemplars]
     found: list[Box] = []
     # Each round searches beside what the last one found: a band whose middle segmentation
@@ -107,7 +107,7 @@ def missed_placements(
         if not new:
             break
         found += new
-        searched, leaps = new, _leaps(new, taken, ink.shape, params.working_side)
+        searched, leaps = new, _leaps(new, taken, ink.shape, params)
     return found
 
 
@@ -120,22 +120,25 @@ def _areas(
     return beside + [_grown(leap, block, shape, params.leap_margin) for leap in leaps]
 
 
-def _leaps(boxes: list[Box], taken: list[Box], shape: tuple[int, ...], least: int) -> list[Box]:
-    """For each of ``boxes`` at least ``least`` pixels broad that ends a line of three blocks
-    (``_steps``), with nothing taken one step beyond it, the place of the block after the
-    next: a worn tile, too faint to match, would otherwise end the search of a band or a
+def _leaps(
+    boxes: list[Box], taken: list[Box], shape: tuple[int, ...], params: MatchParams
+) -> list[Box]:
+    """For each of ``boxes`` at least ``working_side`` pixels broad that ends a line of three
+    blocks (``_steps``), with nothing taken one step beyond it, the place of the block after
+    the next: a worn tile, too faint to match, would otherwise end the search of a band or a
     frame there."""
     leaps: list[Box] = []
     others = np.array(taken, dtype=np.int64).reshape(-1, 4)
     for box in boxes:
         x, y, w, h = box
-        if min(w, h) < least:
+        if min(w, h) < params.working_side:
             continue  # a hairline or a speck, not a block whose line could be followed
         for step_x, step_y in _steps(box, others):
             next_block = (x + step_x, y + step_y, w, h)
             leap = (x + 2 * step_x, y + 2 * step_y, w, h)
             within = 0 <= leap[0] and leap[0] + w <= shape[1] and 0 <= leap[1] <= shape[0] - h
-            if within and not _covered(next_block, taken, 0.2) and not _covered(leap, taken, 0.2):
+            free = not _covered(next_block, taken, params.max_overlap)
+            if within and free and not _covered(leap, taken, params.max_overlap):
                 leaps.append(leap)
     return leaps
 
@@ -302,11 +305,12 @@ def _stands_on_a_block(box: Box, taken: list[Box]) -> bool:
     return bool(blocks) and _covered(box, blocks, 0.5)
 
 
-def _spans_a_band(ink: np.ndarray, box: Box, pieces: list[Box], likeness: float) -> bool:
-    """Whether two of the ``pieces`` the placement ``box`` would replace, blocks of a band
+def _spans_a_band(ink: np.ndarray, placement: Box, pieces: list[Box], likeness: float) -> bool:
+    """Whether two of the ``pieces`` the ``placement`` would replace, blocks of a band
     (spanning half its depth or more), repeat as printed in a line. Specks left by wear
     repeat too, but are far smaller than the block they lie in."""
-    pieces = [p for p in pieces if p[2] >= 0.5 * box[2] or p[3] >= 0.5 * box[3]]
+    _, _, width, height = placement
+    pieces = [piece for piece in pieces if piece[2] >= width / 2 or piece[3] >= height / 2]
     if len(pieces) < 2:
         return False
     printed = dihedral_views(np.stack([template(ink, box) for box in pieces]))[:, 0]
