@@ -36,11 +36,13 @@ from service.decompose.repeats import (
 )
 from service.decompose.segment import (
     SegmentParams,
+    as_boxes,
     binarize,
     block_shaped,
     group_ornaments,
     ink_map,
     large_instances,
+    narrow_stroke_blocks,
     overlapping,
     relative_gaps,
     small_strokes,
@@ -356,14 +358,34 @@ def _find_boxes(
     ]
     boxes = _not_type(ink, block_shaped(parts, ink.shape, params.segment), small, params.text)
     boxes += _outside(periodic_runs(ink, mask, pieces, x_height, repeats), boxes)
-    # Worn sorts break into strokes, none of which repeats alone: their clusters do. The tall
-    # letters of lines set one under another chain as a column of sorts would: read in their
-    # lines, they are type.
-    clusters = stroke_clusters(small, x_height, repeats)
-    found = np.array(boxes, dtype=np.int64).reshape(-1, 4)
-    chained = chained_repeats(ink, clusters, x_height, repeats, beside=found)
-    chained = _not_type(ink, chained, small, params.text)
-    return boxes + _outside(chained, boxes)
+    # Worn sorts break into strokes, none of which repeats alone: their clusters do.
+    clusters = as_boxes(stroke_clusters(small, x_height, repeats))
+    boxes += _chained(ink, clusters, boxes, small, x_height, params)
+    # Engraved sorts too narrow to be taken alone, whose strokes lie further apart than a
+    # worn sort's, repeat as whole sorts: tried again, with their clusters, where nothing is.
+    narrow = narrow_stroke_blocks(pieces, x_height, ink.shape, params.segment)
+    if not narrow:
+        return boxes
+    candidates = _outside(narrow + _outside(clusters, narrow), boxes)
+    return boxes + _chained(ink, candidates, boxes, small, x_height, params)
+
+
+def _chained(
+    ink: np.ndarray,
+    candidates: list[Box],
+    found: list[Box],
+    small: np.ndarray,
+    x_height: float,
+    params: BaselineParams,
+) -> list[Box]:
+    """The ``candidates`` that chain with each other or with the blocks ``found``
+    (``chained_repeats``), outside those blocks. The tall letters of lines set one under
+    another chain as a column of sorts would: read in their lines, they are type."""
+    if not candidates:
+        return []
+    beside = np.array(found, dtype=np.int64).reshape(-1, 4)
+    chained = chained_repeats(ink, np.array(candidates), x_height, params.repeats, beside=beside)
+    return _outside(_not_type(ink, chained, small, params.text), found)
 
 
 def _describe(

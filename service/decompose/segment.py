@@ -39,6 +39,8 @@ class SegmentParams:
     # stand in one line (a word's letters do, a flower's petals do not).
     stroke_gap_in_x_heights: float = 0.2
     min_stroke_block_in_x_heights: float = 1.4
+    # Narrower clusters, down to this many x-heights, are blocks only where they repeat.
+    min_repeated_stroke_block_in_x_heights: float = 0.8
     # Instances closer than this many median instance sizes belong to one ornament.
     ornament_gap: float = 0.6
 
@@ -231,19 +233,41 @@ def stroke_blocks(
     them that is as large as a block in both directions is taken as one, unless its strokes
     stand side by side in one line, as the letters of a word do.
     """
+    unions = _stroke_groups(strokes, x_height, page_shape, params)
+    short_side = unions[:, 2:].min(axis=1)
+    return as_boxes(unions[short_side >= params.min_stroke_block_in_x_heights * x_height])
+
+
+def narrow_stroke_blocks(
+    strokes: np.ndarray, x_height: float, page_shape: tuple[int, ...], params: SegmentParams
+) -> list[Box]:
+    """Clusters of ``strokes`` shaped as ``stroke_blocks`` are, but narrower than a block
+    taken alone: small engraved sorts, or else a capital or a ligature. Only where they
+    repeat are they blocks (``repeats.chained_repeats`` decides)."""
+    unions = _stroke_groups(strokes, x_height, page_shape, params)
+    short_side = unions[:, 2:].min(axis=1)
+    narrow = (short_side < params.min_stroke_block_in_x_heights * x_height) & (
+        short_side >= params.min_repeated_stroke_block_in_x_heights * x_height
+    )
+    return as_boxes(unions[narrow])
+
+
+def _stroke_groups(
+    strokes: np.ndarray, x_height: float, page_shape: tuple[int, ...], params: SegmentParams
+) -> np.ndarray:
+    """The boxes of the tight clusters of three ``strokes`` or more, at most three times as
+    long as broad, not a page's whole frame, their strokes not standing in one line."""
     if len(strokes) < 3:
-        return []
+        return np.zeros((0, 4), dtype=np.int64)
     groups = near_groups(strokes, max(1, int(params.stroke_gap_in_x_heights * x_height)))
     unions = np.array(union_boxes(strokes, groups))
-    short_side = unions[:, 2:].min(axis=1)
     keep = (
         (np.bincount(groups) >= 3)
-        & (short_side >= params.min_stroke_block_in_x_heights * x_height)
-        & (unions[:, 2:].max(axis=1) <= 3 * short_side)
+        & (unions[:, 2:].max(axis=1) <= 3 * unions[:, 2:].min(axis=1))
         & _small_enough(unions, page_shape, params)
     )
     keep[keep] = [not _one_line(strokes[groups == g]) for g in np.flatnonzero(keep)]
-    return as_boxes(unions[keep])
+    return unions[keep]
 
 
 def _one_line(strokes: np.ndarray, share: float = 0.75) -> bool:

@@ -253,3 +253,51 @@ def test_tall_letters_aligned_from_line_to_line_are_no_column_of_sorts() -> None
 
     assert sorted(by_themselves) == stems
     assert not set(in_the_text) & set(stems)
+
+
+def _engraved_sort() -> np.ndarray:
+    """A sort 43 x 91 px engraved as four unlike strokes 3 px apart: further apart than a
+    worn sort's pieces, closer than a block's strokes."""
+    sort = np.zeros((91, 43), bool)
+    yy, xx = np.mgrid[:44, :20] / np.array([[[43]], [[19]]]) * 2 - 1
+    round_ = xx**2 + yy**2
+    strokes = (
+        round_ <= 1,
+        (round_ <= 1) & (round_ >= 0.4),
+        np.abs(xx) < 0.35,
+        yy >= np.abs(xx) * 2 - 1,
+    )
+    for (top, left), stroke in zip(((0, 0), (0, 23), (47, 0), (47, 23)), strokes, strict=True):
+        sort[top : top + 44, left : left + 20] = stroke
+    return sort
+
+
+def _page_of_sorts(count: int) -> tuple[PageImage, list[tuple[int, int, int, int]]]:
+    """Three lines of type 40 px tall under a row of ``count`` engraved sorts, each narrower
+    (43 px) than an engraved block taken alone (1.4 x-heights). Returns the page and the
+    sorts' boxes."""
+    gray = np.full((600, 1200), 235, np.uint8)
+    for line in range(3):
+        x, top = 20, 350 + 70 * line
+        for slot in range(20):
+            letter = np.kron(_letter((slot * 5 + line) % 6), np.ones((2, 2), bool))
+            gray[top : top + 40, x : x + letter.shape[1]][letter] = 20
+            x += letter.shape[1] + (24 if slot % 5 == 4 else 8)
+    sorts = []
+    for i in range(count):
+        x = 100 + 60 * i
+        gray[100:191, x : x + 43][_engraved_sort()] = 20
+        sorts.append((x, 100, 43, 91))
+    return PageImage("sorts", gray), sorts
+
+
+def test_narrow_engraved_sorts_are_blocks_where_they_repeat() -> None:
+    page, sorts = _page_of_sorts(6)
+    alone, _ = _page_of_sorts(1)
+
+    found = sorted(_locate(page, BaselineParams()).boxes)
+
+    assert len(found) == len(sorts)
+    # Each found box is its sort trimmed to the ink, a pixel in on each side.
+    assert np.abs(np.array(found) - np.array(sorts)).max() <= 1
+    assert _locate(alone, BaselineParams()).boxes == []
