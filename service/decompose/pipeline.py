@@ -43,6 +43,7 @@ from service.decompose.segment import (
     ink_map,
     large_instances,
     narrow_stroke_blocks,
+    not_oversized,
     overlapping,
     relative_gaps,
     small_strokes,
@@ -358,8 +359,10 @@ def _find_boxes(
     ]
     boxes = _not_type(ink, block_shaped(parts, ink.shape, params.segment), small, params.text)
     boxes += _outside(periodic_runs(ink, mask, pieces, x_height, repeats), boxes)
-    # Worn sorts break into strokes, none of which repeats alone: their clusters do.
-    clusters = as_boxes(stroke_clusters(small, x_height, repeats))
+    # Worn sorts break into strokes, none of which repeats alone: their clusters do. (A scan's
+    # dark page edge would join every stroke of the page into one cluster.)
+    strokes = not_oversized(small, ink.shape, params.segment)
+    clusters = as_boxes(stroke_clusters(strokes, x_height, repeats))
     boxes += _chained(ink, clusters, boxes, small, x_height, params)
     # Engraved sorts too narrow to be taken alone, whose strokes lie further apart than a
     # worn sort's, repeat as whole sorts: tried again, with their clusters, where nothing is.

@@ -308,6 +308,13 @@ def _letter_like(boxes: np.ndarray, x_height: float) -> np.ndarray:
     return (h <= 2.7 * x_height) & (w < 0.6 * h)
 
 
+def not_oversized(
+    boxes: np.ndarray, page_shape: tuple[int, ...], params: SegmentParams
+) -> np.ndarray:
+    """``boxes`` less page edges, stains and whole frames: too large to be one block."""
+    return boxes[_small_enough(boxes, page_shape, params)] if len(boxes) else boxes
+
+
 def _small_enough(
     boxes: np.ndarray, page_shape: tuple[int, ...], params: SegmentParams
 ) -> np.ndarray:

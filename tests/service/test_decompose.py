@@ -301,3 +301,35 @@ def test_narrow_engraved_sorts_are_blocks_where_they_repeat() -> None:
     # Each found box is its sort trimmed to the ink, a pixel in on each side.
     assert np.abs(np.array(found) - np.array(sorts)).max() <= 1
     assert _locate(alone, BaselineParams()).boxes == []
+
+
+def _page_of_rings(scan_border: bool) -> tuple[PageImage, list[tuple[int, int, int, int]]]:
+    """Three lines of type 40 px tall under a row of six crossed rings, each one piece under
+    two x-heights, found as a chain of alike pieces; with ``scan_border``, the scanner's dark
+    background along the left and bottom edges, one piece whose box spans the page."""
+    gray = np.full((600, 1200), 235, np.uint8)
+    for line in range(3):
+        x, top = 40, 350 + 70 * line
+        for slot in range(20):
+            letter = np.kron(_letter((slot * 5 + line) % 6), np.ones((2, 2), bool))
+            gray[top : top + 40, x : x + letter.shape[1]][letter] = 20
+            x += letter.shape[1] + (24 if slot % 5 == 4 else 8)
+    yy, xx = np.mgrid[:60, :60] / 59 * 2 - 1
+    disc = xx**2 + yy**2 <= 1
+    ring = (disc & (xx**2 + yy**2 >= 0.5)) | (disc & (np.abs(xx * yy) < 0.05))
+    rings = []
+    for i in range(6):
+        x = 100 + 80 * i
+        gray[100:160, x : x + 60][ring] = 20
+        rings.append((x + 1, 101, 58, 58))  # trimmed to the ink, a pixel in on each side
+    if scan_border:
+        gray[:, :12] = 30
+        gray[-12:, :] = 30
+    return PageImage("rings", gray), rings
+
+
+def test_a_scan_border_does_not_hide_a_chain_of_sorts() -> None:
+    for scan_border in (False, True):
+        page, rings = _page_of_rings(scan_border)
+
+        assert sorted(_locate(page, BaselineParams()).boxes) == rings
