@@ -37,6 +37,11 @@ class RepeatParams:
     gap_fraction: float = 0.6
     # Neighbours at least this alike (correlation, any orientation) are the same sort.
     likeness: float = 0.92
+    # Neighbours both this many x-heights broad or more, broader than any letter, need only
+    # be ``worn_likeness`` alike: wear and uneven inking part two impressions of a large
+    # block further than two of a small sort (worn tiles of one frame: 0.8-0.96).
+    worn_from_in_x_heights: float = 1.5
+    worn_likeness: float = 0.8
     # A chain needs this many alike members before its members count as vignettes.
     min_chain: int = 4
     # A close-set group of this many members or more that repeats at most ``max_designs``
@@ -78,7 +83,10 @@ def chained_repeats(
         return []
     views = dihedral_views(np.stack([template(ink, box) for box in as_boxes(nodes)]))
     likeness = np.einsum("pvd,pd->pv", views[first], views[second, 0]).max(axis=1)
-    alike = likeness >= params.likeness
+    broad = nodes[:, 2:].min(axis=1) >= params.worn_from_in_x_heights * x_height
+    alike = likeness >= np.where(
+        broad[first] & broad[second], params.worn_likeness, params.likeness
+    )
     chained = _in_groups_of(first[alike], second[alike], len(nodes), params.min_chain)
     patterned = _patterned(nodes, views, first, second, params)
     return as_boxes(candidates[(chained | patterned)[: len(candidates)]])
