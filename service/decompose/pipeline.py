@@ -43,7 +43,7 @@ from service.decompose.segment import (
     ink_map,
     large_instances,
     narrow_stroke_blocks,
-    not_oversized,
+    not_page_wide,
     overlapping,
     relative_gaps,
     small_strokes,
@@ -361,7 +361,7 @@ def _find_boxes(
     boxes += _outside(periodic_runs(ink, mask, pieces, x_height, repeats), boxes)
     # Worn sorts break into strokes, none of which repeats alone: their clusters do. (A scan's
     # dark page edge would join every stroke of the page into one cluster.)
-    strokes = not_oversized(small, ink.shape, params.segment)
+    strokes = not_page_wide(small, ink.shape, params.segment)
     clusters = as_boxes(stroke_clusters(strokes, x_height, repeats))
     boxes += _chained(ink, clusters, boxes, small, x_height, params)
     # Engraved sorts too narrow to be taken alone, whose strokes lie further apart than a

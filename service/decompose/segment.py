@@ -308,11 +308,17 @@ def _letter_like(boxes: np.ndarray, x_height: float) -> np.ndarray:
     return (h <= 2.7 * x_height) & (w < 0.6 * h)
 
 
-def not_oversized(
+def not_page_wide(
     boxes: np.ndarray, page_shape: tuple[int, ...], params: SegmentParams
 ) -> np.ndarray:
-    """``boxes`` less page edges, stains and whole frames: too large to be one block."""
-    return boxes[_small_enough(boxes, page_shape, params)] if len(boxes) else boxes
+    """``boxes`` less those spanning much of the page both across and down: a scan's dark
+    border or background, whose box covers the page. (A block may span a crop of its
+    ornament one way, even both: a frame then, too large to be one block.)"""
+    if len(boxes) == 0:
+        return boxes
+    w, h = boxes[:, 2], boxes[:, 3]
+    fraction = params.max_page_fraction
+    return boxes[(w <= fraction * page_shape[1]) | (h <= fraction * page_shape[0])]
 
 
 def _small_enough(

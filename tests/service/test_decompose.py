@@ -22,6 +22,7 @@ from service.decompose.pipeline import (
     expand_paths,
     read_page,
 )
+from service.decompose.segment import SegmentParams, not_page_wide
 from service.decompose.text import TextParams
 from service.decomposition import Decomposition
 from training.evaluate import evaluate
@@ -333,3 +334,13 @@ def test_a_scan_border_does_not_hide_a_chain_of_sorts() -> None:
         page, rings = _page_of_rings(scan_border)
 
         assert sorted(_locate(page, BaselineParams()).boxes) == rings
+
+
+def test_only_what_spans_a_page_both_ways_is_page_wide() -> None:
+    # On a crop 200 x 300 px: a scan's border round the crop, a sort as tall as the crop, a
+    # band as wide as it, a small piece.
+    border, tall, wide, piece = (0, 0, 300, 200), (20, 10, 18, 180), (10, 20, 280, 40), (5, 5, 9, 9)
+
+    kept = not_page_wide(np.array([border, tall, wide, piece]), (200, 300), SegmentParams())
+
+    assert [tuple(box) for box in kept] == [tall, wide, piece]
