@@ -256,6 +256,18 @@ def test_tall_letters_aligned_from_line_to_line_are_no_column_of_sorts() -> None
     assert not set(in_the_text) & set(stems)
 
 
+def _page_with_type() -> np.ndarray:
+    """A 600 x 1200 px page with three lines of type 40 px tall in its lower half."""
+    gray = np.full((600, 1200), 235, np.uint8)
+    for line in range(3):
+        x, top = 40, 350 + 70 * line
+        for slot in range(20):
+            letter = np.kron(_letter((slot * 5 + line) % 6), np.ones((2, 2), bool))
+            gray[top : top + 40, x : x + letter.shape[1]][letter] = 20
+            x += letter.shape[1] + (24 if slot % 5 == 4 else 8)
+    return gray
+
+
 def _engraved_sort() -> np.ndarray:
     """A sort 43 x 91 px engraved as four unlike strokes 3 px apart: further apart than a
     worn sort's pieces, closer than a block's strokes."""
@@ -277,13 +289,7 @@ def _page_of_sorts(count: int) -> tuple[PageImage, list[tuple[int, int, int, int
     """Three lines of type 40 px tall under a row of ``count`` engraved sorts, each narrower
     (43 px) than an engraved block taken alone (1.4 x-heights). Returns the page and the
     sorts' boxes."""
-    gray = np.full((600, 1200), 235, np.uint8)
-    for line in range(3):
-        x, top = 20, 350 + 70 * line
-        for slot in range(20):
-            letter = np.kron(_letter((slot * 5 + line) % 6), np.ones((2, 2), bool))
-            gray[top : top + 40, x : x + letter.shape[1]][letter] = 20
-            x += letter.shape[1] + (24 if slot % 5 == 4 else 8)
+    gray = _page_with_type()
     sorts = []
     for i in range(count):
         x = 100 + 60 * i
@@ -308,13 +314,7 @@ def _page_of_rings(scan_border: bool) -> tuple[PageImage, list[tuple[int, int, i
     """Three lines of type 40 px tall under a row of six crossed rings, each one piece under
     two x-heights, found as a chain of alike pieces; with ``scan_border``, the scanner's dark
     background along the left and bottom edges, one piece whose box spans the page."""
-    gray = np.full((600, 1200), 235, np.uint8)
-    for line in range(3):
-        x, top = 40, 350 + 70 * line
-        for slot in range(20):
-            letter = np.kron(_letter((slot * 5 + line) % 6), np.ones((2, 2), bool))
-            gray[top : top + 40, x : x + letter.shape[1]][letter] = 20
-            x += letter.shape[1] + (24 if slot % 5 == 4 else 8)
+    gray = _page_with_type()
     yy, xx = np.mgrid[:60, :60] / 59 * 2 - 1
     disc = xx**2 + yy**2 <= 1
     ring = (disc & (xx**2 + yy**2 >= 0.5)) | (disc & (np.abs(xx * yy) < 0.05))
