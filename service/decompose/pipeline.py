@@ -39,9 +39,11 @@ from service.decompose.segment import (
     as_boxes,
     binarize,
     block_shaped,
+    fallback_x_height,
     group_ornaments,
     ink_map,
     large_instances,
+    misread_x_height,
     narrow_stroke_blocks,
     not_page_wide,
     overlapping,
@@ -330,7 +332,11 @@ def _locate(page: PageImage, params: BaselineParams) -> _Located:
     ink = ink_map(page.pixels)
     mask = binarize(ink)
     sized = split_by_size(mask, params.segment)
-    return _Located(page, ink, _find_boxes(ink, mask, sized, params), sized[1], sized[2])
+    boxes = _find_boxes(ink, mask, sized, params)
+    if not boxes and misread_x_height(sized[1], sized[2], mask.shape[0], params.segment):
+        sized = split_by_size(mask, params.segment, fallback_x_height(mask.shape[0]))
+        boxes = _find_boxes(ink, mask, sized, params)
+    return _Located(page, ink, boxes, sized[1], sized[2])
 
 
 def _find_boxes(

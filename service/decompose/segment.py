@@ -41,6 +41,10 @@ class SegmentParams:
     min_stroke_block_in_x_heights: float = 1.4
     # Narrower clusters, down to this many x-heights, are blocks only where they repeat.
     min_repeated_stroke_block_in_x_heights: float = 0.8
+    # An x-height told by fewer letters than this may be wrong: a page with little text,
+    # whose alike ornament pieces outnumber its letters (21-24 on such pages, 90 or more on
+    # pages of text), is read again at the fallback x-height where it finds nothing.
+    min_letters: int = 40
     # Instances closer than this many median instance sizes belong to one ornament.
     ornament_gap: float = 0.6
 
@@ -108,7 +112,7 @@ def text_x_height(boxes: np.ndarray, page_height: int) -> float:
     """
     heights = boxes[:, 3]
     if not (heights >= 3).any():
-        return page_height / 100
+        return fallback_x_height(page_height)
     counts = np.convolve(np.bincount(heights[heights >= 3]), np.ones(3), mode="same")
     letter_like = [
         height
@@ -116,8 +120,24 @@ def text_x_height(boxes: np.ndarray, page_height: int) -> float:
         if _widths_vary(boxes[np.abs(heights - height) <= max(1, height // 10), 2])
     ]
     if not letter_like:
-        return page_height / 100
+        return fallback_x_height(page_height)
     return float(max(letter_like, key=lambda height: counts[height] * height))
+
+
+def fallback_x_height(page_height: int) -> float:
+    """The x-height of a page with too little text to tell it: a typical proportion of
+    small-format book pages."""
+    return page_height / 100
+
+
+def misread_x_height(
+    small: np.ndarray, x_height: float, page_height: int, params: SegmentParams
+) -> bool:
+    """Whether ``x_height`` may be that of a page's repeated ornament rather than its text:
+    told by few components (``small``), on a page with little text, where the pieces of
+    alike tiles pass for letters; and larger than the fallback."""
+    letters = np.abs(small[:, 3] - x_height) <= max(1, x_height // 10)
+    return int(letters.sum()) < params.min_letters and fallback_x_height(page_height) < x_height
 
 
 def _widths_vary(widths: np.ndarray) -> bool:
@@ -177,11 +197,14 @@ def enclosing_box(boxes: np.ndarray) -> Box:
     return union_boxes(boxes, np.zeros(len(boxes), dtype=np.int64))[0]
 
 
-def split_by_size(mask: np.ndarray, params: SegmentParams) -> tuple[np.ndarray, np.ndarray, float]:
-    """Components too large to be text, the others, and the text x-height they were told by."""
+def split_by_size(
+    mask: np.ndarray, params: SegmentParams, x_height: float | None = None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Components too large to be text, the others, and the text x-height they were told by
+    (read from the components unless given)."""
     boxes = component_boxes(mask)
     size = boxes[:, 2:].max(axis=1)
-    x_height = text_x_height(boxes, mask.shape[0])
+    x_height = x_height or text_x_height(boxes, mask.shape[0])
     is_large = (size >= params.min_size_in_x_heights * x_height) & ~_letter_like(boxes, x_height)
     # Runs of touching blocks stay (they are split later); rules and stains do not.
     is_large &= _small_enough(boxes, mask.shape, params) & ~_rule_like(boxes, x_height, params)

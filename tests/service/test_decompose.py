@@ -22,7 +22,7 @@ from service.decompose.pipeline import (
     expand_paths,
     read_page,
 )
-from service.decompose.segment import SegmentParams, not_page_wide
+from service.decompose.segment import SegmentParams, misread_x_height, not_page_wide
 from service.decompose.text import TextParams
 from service.decomposition import Decomposition
 from training.evaluate import evaluate
@@ -344,3 +344,14 @@ def test_only_what_spans_a_page_both_ways_is_page_wide() -> None:
     kept = not_page_wide(np.array([border, tall, wide, piece]), (200, 300), SegmentParams())
 
     assert [tuple(box) for box in kept] == [tall, wide, piece]
+
+
+def test_an_x_height_told_by_few_components_is_misread_unless_under_the_fallback() -> None:
+    params = SegmentParams()
+    few = np.array([(40 * i, 0, 30, 100) for i in range(params.min_letters - 1)])
+    many = np.array([(40 * i, 0, 30, 100) for i in range(params.min_letters)])
+
+    assert misread_x_height(few, 100.0, 2400, params)
+    assert not misread_x_height(many, 100.0, 2400, params)
+    # The fallback for a 2,400 px page is 24 px: a smaller x-height is kept.
+    assert not misread_x_height(few // 5, 20.0, 2400, params)
