@@ -51,6 +51,7 @@ from service.decompose.segment import (
     small_strokes,
     split_by_size,
     stroke_blocks,
+    stroke_groups,
 )
 from service.decompose.text import TextParams, set_in_lines, stands_in_a_line, text_like
 from service.decompose.wholes import WholeParams, candidate_groups, chosen_wholes, union_of
@@ -351,7 +352,8 @@ def _find_boxes(
     large, small, x_height = sized
     seeded = large_instances(large, small, ink.shape, params.segment)
     pieces = small_strokes(small, x_height, params.segment)
-    engraved = stroke_blocks(pieces, x_height, ink.shape, params.segment)
+    engraved_groups = stroke_groups(pieces, x_height, ink.shape, params.segment)
+    engraved = stroke_blocks(engraved_groups, x_height, params.segment)
     engraved = [box for box in engraved if not set_in_lines(ink, box, small, params.text)]
     seeded += _outside(engraved, seeded)
     repeats = params.repeats
@@ -372,7 +374,7 @@ def _find_boxes(
     boxes += _chained(ink, clusters, boxes, small, x_height, params)
     # Engraved sorts too narrow to be taken alone, whose strokes lie further apart than a
     # worn sort's, repeat as whole sorts: tried again, with their clusters, where nothing is.
-    narrow = narrow_stroke_blocks(pieces, x_height, ink.shape, params.segment)
+    narrow = narrow_stroke_blocks(engraved_groups, x_height, params.segment)
     if not narrow:
         return boxes
     candidates = _outside(narrow + _outside(clusters, narrow), boxes)

@@ -204,7 +204,8 @@ def split_by_size(
     (read from the components unless given)."""
     boxes = component_boxes(mask)
     size = boxes[:, 2:].max(axis=1)
-    x_height = x_height or text_x_height(boxes, mask.shape[0])
+    if x_height is None:
+        x_height = text_x_height(boxes, mask.shape[0])
     is_large = (size >= params.min_size_in_x_heights * x_height) & ~_letter_like(boxes, x_height)
     # Runs of touching blocks stay (they are split later); rules and stains do not.
     is_large &= _small_enough(boxes, mask.shape, params) & ~_rule_like(boxes, x_height, params)
@@ -247,39 +248,17 @@ def small_strokes(small: np.ndarray, x_height: float, params: SegmentParams) -> 
     return small[small[:, 2:].max(axis=1) <= params.min_size_in_x_heights * x_height]
 
 
-def stroke_blocks(
-    strokes: np.ndarray, x_height: float, page_shape: tuple[int, ...], params: SegmentParams
-) -> list[Box]:
-    """Blocks engraved as many separate ``strokes``, none large enough to seed a block.
-
-    Strokes of one block sit closer than letters of neighbouring lines; a tight cluster of
-    them that is as large as a block in both directions is taken as one, unless its strokes
-    stand side by side in one line, as the letters of a word do.
-    """
-    unions = _stroke_groups(strokes, x_height, page_shape, params)
-    short_side = unions[:, 2:].min(axis=1)
-    return as_boxes(unions[short_side >= params.min_stroke_block_in_x_heights * x_height])
-
-
-def narrow_stroke_blocks(
-    strokes: np.ndarray, x_height: float, page_shape: tuple[int, ...], params: SegmentParams
-) -> list[Box]:
-    """Clusters of ``strokes`` shaped as ``stroke_blocks`` are, but narrower than a block
-    taken alone: small engraved sorts, or else a capital or a ligature. Only where they
-    repeat are they blocks (``repeats.chained_repeats`` decides)."""
-    unions = _stroke_groups(strokes, x_height, page_shape, params)
-    short_side = unions[:, 2:].min(axis=1)
-    narrow = (short_side < params.min_stroke_block_in_x_heights * x_height) & (
-        short_side >= params.min_repeated_stroke_block_in_x_heights * x_height
-    )
-    return as_boxes(unions[narrow])
-
-
-def _stroke_groups(
+def stroke_groups(
     strokes: np.ndarray, x_height: float, page_shape: tuple[int, ...], params: SegmentParams
 ) -> np.ndarray:
     """The boxes of the tight clusters of three ``strokes`` or more, at most three times as
-    long as broad, not a page's whole frame, their strokes not standing in one line."""
+    long as broad, not a page's whole frame, their strokes not standing in one line: blocks
+    engraved as many separate strokes, none large enough to seed a block.
+
+    Strokes of one block sit closer than letters of neighbouring lines; the letters of a
+    word stand side by side in one line. ``stroke_blocks`` and ``narrow_stroke_blocks`` sort
+    the clusters by breadth.
+    """
     if len(strokes) < 3:
         return np.zeros((0, 4), dtype=np.int64)
     groups = near_groups(strokes, max(1, int(params.stroke_gap_in_x_heights * x_height)))
@@ -291,6 +270,23 @@ def _stroke_groups(
     )
     keep[keep] = [not _one_line(strokes[groups == g]) for g in np.flatnonzero(keep)]
     return unions[keep]
+
+
+def stroke_blocks(groups: np.ndarray, x_height: float, params: SegmentParams) -> list[Box]:
+    """The ``stroke_groups`` as large as a block in both directions: blocks taken alone."""
+    short_side = groups[:, 2:].min(axis=1)
+    return as_boxes(groups[short_side >= params.min_stroke_block_in_x_heights * x_height])
+
+
+def narrow_stroke_blocks(groups: np.ndarray, x_height: float, params: SegmentParams) -> list[Box]:
+    """The ``stroke_groups`` narrower than a block taken alone: small engraved sorts, or else
+    a capital or a ligature. Only where they repeat are they blocks (``repeats.chained_repeats``
+    decides)."""
+    short_side = groups[:, 2:].min(axis=1)
+    narrow = (short_side < params.min_stroke_block_in_x_heights * x_height) & (
+        short_side >= params.min_repeated_stroke_block_in_x_heights * x_height
+    )
+    return as_boxes(groups[narrow])
 
 
 def _one_line(strokes: np.ndarray, share: float = 0.75) -> bool:

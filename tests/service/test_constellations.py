@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from service.decompose.constellations import ConstellationParams, Piece, join_pieces, joined_boxes
-from service.decompose.segment import SegmentParams, large_instances, stroke_blocks
+from service.decompose.segment import SegmentParams, large_instances, stroke_blocks, stroke_groups
 from service.dihedral import Orientation
 
 UPRIGHT = Orientation(0, False)
@@ -128,7 +128,8 @@ def test_a_block_engraved_as_many_small_strokes_is_one_block() -> None:
     letters = [(300 + 14 * i + 20 * (i // 4), 110, 12, 20) for i in range(12)]
     small = np.array(strokes + letters)
 
-    found = stroke_blocks(small, 20.0, (1000, 1000), SegmentParams())
+    groups = stroke_groups(small, 20.0, (1000, 1000), SegmentParams())
+    found = stroke_blocks(groups, 20.0, SegmentParams())
 
     assert found == [(100, 100, 58, 58)]
 
@@ -146,6 +147,7 @@ def test_a_small_flower_of_strokes_is_a_block_and_a_word_as_tall_is_not() -> Non
     ]
     word = [(300, 100, 8, 30), (310, 110, 8, 20), (320, 100, 8, 30), (330, 110, 8, 20)]
 
-    found = stroke_blocks(np.array(petals + word), 20.0, (1000, 1000), SegmentParams())
+    groups = stroke_groups(np.array(petals + word), 20.0, (1000, 1000), SegmentParams())
+    found = stroke_blocks(groups, 20.0, SegmentParams())
 
     assert found == [(100, 100, 30, 30)]
