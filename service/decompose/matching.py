@@ -73,6 +73,9 @@ class MatchParams:
     # even spacing.
     run_fit: float = 0.25
     run_slack: float = 0.1
+    # Two blocks, one turned a quarter from the other, split an instance when they hold at
+    # least this share of its ink.
+    pair_ink_share: float = 0.9
 
 
 def missed_placements(
@@ -172,17 +175,77 @@ def split_runs(
 
     Two tiles set touching make one component that segmentation cannot cut when the run is
     too short to be periodic; clustered, such pairs make a motif of their own. The page's
-    own impression of the single block shows what the pair is made of.
+    own impression of the single block shows what the pair is made of: a run of it in one
+    orientation (``_tiling``), or two of it, one turned a quarter (``_turned_pair``).
     """
     params = params or MatchParams()
     blocks = [_distinct_views(_crop(ink, exemplar)) for exemplar in exemplars]
+    paper = float(np.median(ink))  # most of a page is blank paper
     runs: dict[Box, list[Box]] = {}
     for box in instances:
         tilings = [_tiling(ink, box, views, params) for views in blocks]
+        tilings += [_turned_pair(ink, box, views, paper, params) for views in blocks]
         found = [tiling for tiling in tilings if tiling is not None]
         if found:
             runs[box] = max(found)[1]
     return runs
+
+
+def _turned_pair(
+    ink: np.ndarray, box: Box, views: list[np.ndarray], paper: float, params: MatchParams
+) -> tuple[float, list[Box]] | None:
+    """Two places of an oblong block, one turned a quarter from the other, that fill ``box``
+    between them (each correlating at least ``min_correlation``, overlapping at most
+    ``max_overlap``, together holding ``pair_ink_share`` of its ink above the ``paper``'s
+    tone), with their least correlation, or None.
+
+    Frames alternate a sort upright and on its side, touching; the halves of a symmetric
+    block, mirrored or turned a half, keep one shape, and are never split so."""
+    x, y, w, h = box
+    slack = max(1, round(params.run_slack * max(w, h)))
+    left, top = max(0, x - slack), max(0, y - slack)
+    window = ink[top : y + h + slack, left : x + w + slack]
+    placed = [
+        (view.shape, _best_place(window, view, (left, top)))
+        for view in views
+        if view.shape[0] != view.shape[1]
+        and view.shape[0] <= window.shape[0]
+        and view.shape[1] <= window.shape[1]
+        and view.size >= 0.25 * w * h
+    ]
+    pairs = [
+        (min(first[0], second[0]), [first[1], second[1]])
+        for index, (shape, first) in enumerate(placed)
+        for turned, second in placed[index + 1 :]
+        if shape == turned[::-1] and min(first[0], second[0]) >= params.min_correlation
+    ]
+    apart = [
+        (least, parts)
+        for least, parts in pairs
+        if not _covered(parts[0], parts[1:], params.max_overlap)
+        and _ink_within(ink, box, parts, paper) >= params.pair_ink_share
+    ]
+    return max(apart) if apart else None
+
+
+def _best_place(window: np.ndarray, view: np.ndarray, corner: tuple[int, int]) -> tuple[float, Box]:
+    """The best correlation of ``view`` within ``window`` (whose top-left is ``corner`` on
+    the page), with its place on the page."""
+    score = correlation_map(window, view)
+    dy, dx = np.unravel_index(int(np.argmax(score)), score.shape)
+    box = (corner[0] + int(dx), corner[1] + int(dy), view.shape[1], view.shape[0])
+    return float(score[dy, dx]), box
+
+
+def _ink_within(ink: np.ndarray, box: Box, parts: list[Box], paper: float) -> float:
+    """The share of ``box``'s ink, above the ``paper``'s own tone, that lies within ``parts``."""
+    x, y, w, h = box
+    inside = np.zeros((h, w), dtype=bool)
+    for px, py, pw, ph in parts:
+        inside[max(0, py - y) : max(0, py - y + ph), max(0, px - x) : max(0, px - x + pw)] = True
+    crop = np.clip(_crop(ink, box) - paper, 0.0, None)
+    total = float(crop.sum())
+    return float(crop[inside[: crop.shape[0], : crop.shape[1]]].sum()) / total if total else 0.0
 
 
 def _tiling(

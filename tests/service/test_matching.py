@@ -207,6 +207,31 @@ def test_a_pair_of_touching_blocks_is_split_where_the_page_shows_the_block_alone
     assert split_runs(ink, [pair, single], [single]) == {pair: [(40, 40, 30, 40), (70, 40, 30, 40)]}
 
 
+def test_a_sort_set_touching_the_same_sort_on_its_side_is_split_into_the_two() -> None:
+    block = _block()
+    on_its_side = np.rot90(block).copy()
+    # A frame alternating the sort upright and on its side: one upright above one on its
+    # side, touching (found as one instance), and the sort alone elsewhere.
+    ink = _page([(40, 40, block), (40, 80, on_its_side), (200, 40, block)])
+    pair, single = (40, 40, 40, 70), (200, 40, 30, 40)
+
+    runs = split_runs(ink, [pair, single], [single])
+
+    assert list(runs) == [pair]
+    assert sorted(runs[pair]) == [(40, 40, 30, 40), (40, 80, 40, 30)]
+
+
+def test_an_instance_holding_more_than_the_turned_pair_is_not_split() -> None:
+    block = _block()
+    # The same pair with a stroke of something else beside the upright sort.
+    extra = np.ones((30, 8), np.float32)
+    on_its_side = np.rot90(block).copy()
+    ink = _page([(40, 40, block), (40, 80, on_its_side), (72, 45, extra), (200, 40, block)])
+    pair, single = (40, 40, 40, 70), (200, 40, 30, 40)
+
+    assert split_runs(ink, [pair, single], [single]) == {}
+
+
 def test_a_symmetric_block_is_not_split_into_its_mirrored_halves() -> None:
     half = _block()
     # A block whose right half mirrors its left: the half, found alone elsewhere, tiles it
