@@ -27,6 +27,9 @@ from service.dihedral import ALL_ORIENTATIONS, orient
 # Blocks in a run split at most: a longer run of touching blocks is periodic, and
 # segmentation cuts it (``repeats.split_touching``).
 MAX_RUN = 8
+# An instance inside a block, under this share of its area, is a speck of it (a larger one
+# may be a half found alone, which ``pieces_within`` replaces only by a matched whole).
+SPECK_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -325,20 +328,21 @@ def _set_apart(
     ink: np.ndarray, box: Box, tile: np.ndarray | None, paper: float, params: MatchParams
 ) -> bool:
     """Whether the placement ``box`` is set apart as a block is: by the blank of its body, or,
-    on each side where ink lies close, by the next block of a tiling: the placed view of the
+    on a side where ink lies close, by the next block of a tiling: the placed view of the
     block (``tile``; None: no tiling is looked for) again, one block over. Tiles set touching
     leave no blank between them, and a tiling repeats its block by translation, while the
-    halves of a symmetric block are mirrored or turned copies of each other."""
+    halves of a symmetric block are mirrored or turned copies of each other. One such side
+    is enough: the last tile of a band touches the corner block that closes it."""
     if _frame_ink(ink, box, params.frame, params.frame_gap) - paper <= params.max_frame_ink:
         return True
     if tile is None:
         return False
     x, y, w, h = box
     slack = max(1, round(params.run_slack * max(w, h)))
-    for dx, dy in _inked_sides(ink, box, paper, params):
-        if _refined(ink, tile, (x + dx * w, y + dy * h), slack)[0] < params.min_correlation:
-            return False
-    return True
+    return any(
+        _refined(ink, tile, (x + dx * w, y + dy * h), slack)[0] >= params.min_correlation
+        for dx, dy in _inked_sides(ink, box, paper, params)
+    )
 
 
 def _inked_sides(
@@ -384,6 +388,13 @@ def pieces_within(blocks: list[Box], instances: list[Box]) -> list[Box]:
     """The ``instances`` that are pieces of one of ``blocks``: well inside it, under half its
     area (a petal found alone where matching found the whole flower)."""
     return [box for box in instances if any(_piece_of(box, block) for block in blocks)]
+
+
+def specks_within(blocks: list[Box], instances: list[Box]) -> list[Box]:
+    """The ``instances`` that are specks of one of ``blocks``: inside it, under a fifth of its
+    area. Type is set side by side, so no sort stands inside another's block: a speck matched
+    or segmented there is a fleck of that block's ink."""
+    return [box for box in instances if any(_piece_of(box, block, SPECK_SHARE) for block in blocks)]
 
 
 def _grown(region: Box, block: Box, shape: tuple[int, ...], margin: float) -> Box:
@@ -569,11 +580,13 @@ def _clipped(ink: np.ndarray, box: Box) -> np.ndarray:
     return ink[max(0, y) : min(ink.shape[0], y + h), max(0, x) : min(ink.shape[1], x + w)]
 
 
-def _piece_of(box: Box, block: Box) -> bool:
+def _piece_of(box: Box, block: Box, share: float = 0.5) -> bool:
+    """Whether ``box`` lies within ``block`` (give or take a pixel), under ``share`` of its
+    area."""
     x, y, w, h = block
     bx, by, bw, bh = box
     within = bx >= x - 1 and by >= y - 1 and bx + bw <= x + w + 1 and by + bh <= y + h + 1
-    return within and bw * bh < 0.5 * w * h
+    return within and bw * bh < share * w * h
 
 
 def _covered(box: Box, taken: list[Box], max_overlap: float) -> bool:

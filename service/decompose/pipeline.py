@@ -25,6 +25,7 @@ from service.decompose.matching import (
     MatchParams,
     missed_placements,
     pieces_within,
+    specks_within,
     split_runs,
 )
 from service.decompose.repeats import (
@@ -227,8 +228,8 @@ def _redescribed(
 def _completed(
     findings: list[PageFindings], found: Discovery, params: BaselineParams
 ) -> list[list[Box] | None]:
-    """Per page, its boxes with the placements of its motifs that segmentation missed (None
-    where matching adds nothing)."""
+    """Per page, its boxes with the placements of its motifs that segmentation missed and
+    without the specks inside its blocks (None where nothing changes)."""
     scores = instance_scores(found.clustering)
     completed: list[list[Box] | None] = []
     for page, (start, kept) in zip(findings, _kept_per_page(findings, found), strict=True):
@@ -242,7 +243,11 @@ def _completed(
         runs, blocks = _missed(page, kept_boxes, exemplars, params)
         replaced = set(pieces_within(blocks, kept_boxes)) | set(runs)
         added = [part for parts in runs.values() for part in parts] + blocks
-        completed.append([b for b in page.boxes if b not in replaced] + added if added else None)
+        boxes = [b for b in page.boxes if b not in replaced] + added
+        # Only kept blocks hold specks: a candidate rejected as type may be a box of any size.
+        specks = set(specks_within([b for b in kept_boxes if b not in replaced] + added, boxes))
+        changed = added or specks
+        completed.append([b for b in boxes if b not in specks] if changed else None)
     return completed
 
 

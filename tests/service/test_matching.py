@@ -10,6 +10,7 @@ from service.decompose.matching import (
     correlation_map,
     missed_placements,
     pieces_within,
+    specks_within,
     split_runs,
 )
 from service.decompose.segment import SegmentParams
@@ -241,3 +242,25 @@ def test_a_symmetric_block_is_not_split_into_its_mirrored_halves() -> None:
     symmetric, single = (40, 40, 60, 40), (200, 40, 30, 40)
 
     assert split_runs(ink, [symmetric, single], [single]) == {}
+
+
+def test_the_tile_beside_a_corner_block_is_found_by_its_tiling_on_the_other_side() -> None:
+    block = _block()
+    yy, xx = np.mgrid[:40, :40] / 39 * 2 - 1
+    corner = (xx**2 + yy**2 <= 1).astype(np.float32)  # another design, closing the band
+    ink = _page([(40, 40, block), (70, 40, block), (100, 40, block), (130, 40, corner)])
+    found = [(40, 40, 30, 40)]
+
+    placed = missed_placements(ink, found, found, X_HEIGHT, SegmentParams())
+
+    assert sorted(placed) == [(70, 40, 30, 40), (100, 40, 30, 40)]
+
+
+def test_only_specks_well_inside_a_block_are_its_specks() -> None:
+    block = (100, 100, 60, 60)
+    speck, half, beside = (120, 110, 10, 12), (100, 100, 30, 60), (170, 100, 10, 10)
+    astride = (150, 100, 20, 10)  # reaches out of the block: no speck of it
+
+    found = specks_within([block], [block, speck, half, beside, astride])
+
+    assert found == [speck]
