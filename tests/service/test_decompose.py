@@ -15,7 +15,9 @@ from service.decompose.cluster import Clustering
 from service.decompose.describe import TemplateDescriber
 from service.decompose.pipeline import (
     BaselineParams,
+    Discovery,
     PageFindings,
+    _completed,
     _locate,
     _words_of_the_text,
     discover,
@@ -355,3 +357,32 @@ def test_an_x_height_told_by_few_components_is_misread_unless_under_the_fallback
     assert not misread_x_height(many, 100.0, 2400, params)
     # The fallback for a 2,400 px page is 24 px: a smaller x-height is kept.
     assert not misread_x_height(few // 5, 20.0, 2400, params)
+
+
+def test_specks_inside_a_kept_block_are_dropped_and_a_rejected_candidate_holds_none() -> None:
+    block, speck = (50, 50, 100, 100), (80, 80, 10, 10)
+    rejected, inside_rejected = (200, 0, 100, 300), (230, 100, 20, 20)
+    boxes = [block, speck, rejected, inside_rejected]
+    page = PageFindings(
+        page=PageImage("p", np.full((300, 300), 235, np.uint8)),
+        boxes=boxes,
+        templates=np.zeros((4, 32, 32), np.float32),
+        views=np.zeros((4, 8, 4), np.float32),
+        fine=np.zeros((4, 64, 64), np.uint8),
+        strokes=np.zeros((0, 4), np.int64),
+        x_height=10.0,
+    )
+    clustering = Clustering(
+        labels=np.arange(4),
+        orientations=[],
+        similarity=np.ones(4),
+        prototypes=np.zeros((4, 32, 32), np.float32),
+        parents=np.arange(4),
+        views=np.zeros((4, 8, 4), np.float32),
+        known=np.full(4, -1),
+    )
+    # The third candidate was rejected (as type, say): it is no block, and holds no specks.
+    kept = np.array([True, True, False, True])
+    found = Discovery(Decomposition([], []), [page], clustering, {}, kept)
+
+    assert _completed([page], found, BaselineParams()) == [[block, rejected, inside_rejected]]
