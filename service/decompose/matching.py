@@ -27,9 +27,10 @@ from service.dihedral import ALL_ORIENTATIONS, orient
 # Blocks in a run split at most: a longer run of touching blocks is periodic, and
 # segmentation cuts it (``repeats.split_touching``).
 MAX_RUN = 8
-# An instance inside a block, under this share of its area, is a speck of it (a larger one
-# may be a half found alone, which ``pieces_within`` replaces only by a matched whole).
-SPECK_SHARE = 0.2
+# An instance inside a block, under this share of its area, is a speck of it. A larger one
+# may be a half found alone, which ``pieces_within`` replaces only by a matched whole, or a
+# whole block inside a box wrongly spanning three (a fifth of its area, on one seen page).
+SPECK_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -391,7 +392,7 @@ def pieces_within(blocks: list[Box], instances: list[Box]) -> list[Box]:
 
 
 def specks_within(blocks: list[Box], instances: list[Box]) -> list[Box]:
-    """The ``instances`` that are specks of one of ``blocks``: inside it, under a fifth of its
+    """The ``instances`` that are specks of one of ``blocks``: inside it, under a tenth of its
     area. Type is set side by side, so no sort stands inside another's block: a speck matched
     or segmented there is a fleck of that block's ink."""
     return [box for box in instances if any(_piece_of(box, block, SPECK_SHARE) for block in blocks)]
