@@ -209,6 +209,8 @@ def _turned_pair(
     slack = max(1, round(params.run_slack * max(w, h)))
     left, top = max(0, x - slack), max(0, y - slack)
     window = ink[top : y + h + slack, left : x + w + slack]
+    # Two places of an r x c block overlapping by at most a fifth of it need a window at
+    # least 0.75 (r + c) long one way: most instances are single blocks, and skip the search.
     placed = [
         (view.shape, _best_place(window, view, (left, top)))
         for view in views
@@ -216,6 +218,7 @@ def _turned_pair(
         and view.shape[0] <= window.shape[0]
         and view.shape[1] <= window.shape[1]
         and view.size >= 0.25 * w * h
+        and max(window.shape) >= 0.75 * sum(view.shape)
     ]
     pairs = [
         (min(first[0], second[0]), [first[1], second[1]])
