@@ -235,10 +235,12 @@ def _turned_pair(
     return max(apart) if apart else None
 
 
-def _best_place(window: np.ndarray, view: np.ndarray, corner: tuple[int, int]) -> tuple[float, Box]:
+def _best_place(
+    window: np.ndarray, view: np.ndarray, corner: tuple[int, int], direct: bool = False
+) -> tuple[float, Box]:
     """The best correlation of ``view`` within ``window`` (whose top-left is ``corner`` on
-    the page), with its place on the page."""
-    score = correlation_map(window, view)
+    the page), with its place on the page. ``direct``: see ``_SearchArea.correlation``."""
+    score = correlation_map(window, view, direct)
     dy, dx = np.unravel_index(int(np.argmax(score)), score.shape)
     box = (corner[0] + int(dx), corner[1] + int(dy), view.shape[1], view.shape[0])
     return float(score[dy, dx]), box
@@ -388,17 +390,12 @@ def _spans_a_band(ink: np.ndarray, placement: Box, pieces: list[Box], likeness: 
     return repeat_in_line(np.array(pieces), printed, tuple(range(len(pieces))), likeness)
 
 
-def pieces_within(blocks: list[Box], instances: list[Box]) -> list[Box]:
-    """The ``instances`` that are pieces of one of ``blocks``: well inside it, under half its
-    area (a petal found alone where matching found the whole flower)."""
-    return [box for box in instances if any(_piece_of(box, block) for block in blocks)]
-
-
-def specks_within(blocks: list[Box], instances: list[Box]) -> list[Box]:
-    """The ``instances`` that are specks of one of ``blocks``: inside it, under a tenth of its
-    area. Type is set side by side, so no sort stands inside another's block: a speck matched
-    or segmented there is a fleck of that block's ink."""
-    return [box for box in instances if any(_piece_of(box, block, SPECK_SHARE) for block in blocks)]
+def pieces_within(blocks: list[Box], instances: list[Box], share: float = 0.5) -> list[Box]:
+    """The ``instances`` that are pieces of one of ``blocks``: well inside it, under ``share``
+    of its area (a petal found alone where matching found the whole flower). Under
+    ``SPECK_SHARE`` they are specks: type is set side by side, so no sort stands inside
+    another's block, and a speck matched or segmented there is a fleck of that block's ink."""
+    return [box for box in instances if any(_piece_of(box, block, share) for block in blocks)]
 
 
 def _grown(region: Box, block: Box, shape: tuple[int, ...], margin: float) -> Box:
@@ -458,9 +455,7 @@ def _refined(
     window = ink[y0 : corner[1] + vh + step, x0 : corner[0] + vw + step]
     if window.shape[0] < vh or window.shape[1] < vw:
         return 0.0, (corner[0], corner[1], vw, vh)
-    score = correlation_map(window, view, direct=True)
-    dy, dx = np.unravel_index(int(np.argmax(score)), score.shape)
-    return float(score[dy, dx]), (int(x0 + dx), int(y0 + dy), vw, vh)
+    return _best_place(window, view, (x0, y0), direct=True)
 
 
 def _shrunk(pixels: np.ndarray, step: int) -> np.ndarray:

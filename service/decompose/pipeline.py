@@ -22,10 +22,10 @@ from service.decompose.cluster import (
 from service.decompose.constellations import ConstellationParams, Piece, join_pieces, joined_boxes
 from service.decompose.describe import TEMPLATE_SIZE, Describer, TemplateDescriber, template
 from service.decompose.matching import (
+    SPECK_SHARE,
     MatchParams,
     missed_placements,
     pieces_within,
-    specks_within,
     split_runs,
 )
 from service.decompose.repeats import (
@@ -245,7 +245,8 @@ def _completed(
         added = [part for parts in runs.values() for part in parts] + blocks
         boxes = [b for b in page.boxes if b not in replaced] + added
         # Only kept blocks hold specks: a candidate rejected as type may be a box of any size.
-        specks = set(specks_within([b for b in kept_boxes if b not in replaced] + added, boxes))
+        blocks_kept = [b for b in kept_boxes if b not in replaced] + added
+        specks = set(pieces_within(blocks_kept, boxes, SPECK_SHARE))
         changed = added or specks
         completed.append([b for b in boxes if b not in specks] if changed else None)
     return completed

@@ -6,11 +6,11 @@ import numpy as np
 from scipy import ndimage
 
 from service.decompose.matching import (
+    SPECK_SHARE,
     MatchParams,
     correlation_map,
     missed_placements,
     pieces_within,
-    specks_within,
     split_runs,
 )
 from service.decompose.segment import SegmentParams
@@ -261,6 +261,6 @@ def test_only_specks_well_inside_a_block_are_its_specks() -> None:
     speck, half, beside = (120, 110, 10, 12), (100, 100, 30, 60), (170, 100, 10, 10)
     astride = (150, 100, 20, 10)  # reaches out of the block: no speck of it
 
-    found = specks_within([block], [block, speck, half, beside, astride])
+    found = pieces_within([block], [block, speck, half, beside, astride], SPECK_SHARE)
 
     assert found == [speck]
