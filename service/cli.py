@@ -84,8 +84,15 @@ def _bench_harvest(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _bench_embed(args: argparse.Namespace) -> int:
+    from service.embed_bench import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    # Argument definitions only: both modules import nothing heavy at the top.
+    # Argument definitions only: these modules import nothing heavy at the top.
+    from service import embed_bench
     from service.harvest import bench as harvest_bench
     from service.harvest import cli as harvest_cli
 
@@ -159,6 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     harvest_bench.add_arguments(bench_harvest)
     bench_harvest.set_defaults(run=_bench_harvest)
+    bench_embed = benchmarks.add_parser(
+        "embed", help="crops/s a model bundle embeds on the given onnxruntime providers"
+    )
+    embed_bench.add_arguments(bench_embed)
+    bench_embed.set_defaults(run=_bench_embed)
     return parser
 
 

@@ -161,15 +161,69 @@ def test_a_folder_without_manifest_is_not_a_bundle(tmp_path):
         load_bundle(tmp_path)
 
 
-@pytest.mark.skipif(
-    "CUDAExecutionProvider" in ort.get_available_providers(), reason="CUDA is available here"
-)
+HAS_CUDA = "CUDAExecutionProvider" in ort.get_available_providers()
+needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason="this onnxruntime has no CUDA provider")
+
+
+@pytest.mark.skipif(HAS_CUDA, reason="CUDA is available here")
 def test_cuda_is_never_swapped_for_cpu_silently(built):
     asked = ["CUDAExecutionProvider", "CPUExecutionProvider"]
     with pytest.raises(BundleError, match=r"\['CUDAExecutionProvider'\] not available"):
         load_bundle(built / "bundle", providers=asked)
     bundle = load_bundle(built / "bundle", providers=asked, allow_fallback=True)
     assert bundle.providers == ["CPUExecutionProvider"]
+
+
+@needs_cuda
+def test_cuda_embeds_as_the_cpu_does(built):
+    on_gpu = load_bundle(built / "bundle", providers=["CUDAExecutionProvider"])
+    assert on_gpu.providers[0] == "CUDAExecutionProvider"
+    crops = np.load(built / "crops.npy")
+    expected = load_bundle(built / "bundle").embed_views(crops)
+    found = on_gpu.embed_views(crops, batch=16)
+    # cuDNN may pick other convolution algorithms than the CPU; unit vectors agree to 1e-3.
+    assert np.abs(found - expected).max() < 1e-3
+    assert np.abs(found[:, 0] - np.load(built / "torch.npy")).max() < 1e-3
+
+
+@needs_cuda
+def test_decompose_on_cuda_gives_the_cpu_decomposition(built, tmp_path):
+    images = str(built / "pages" / "images")
+    found = {}
+    for providers in ("CPUExecutionProvider", "CUDAExecutionProvider,CPUExecutionProvider"):
+        out = tmp_path / f"{providers}.json"
+        command = ["decompose", images, "--bundle", str(built / "bundle"), "--out", str(out)]
+        assert florilege([*command, "--providers", providers]) == 0
+        found[providers] = Decomposition.read(out)
+    cpu, gpu = found.values()
+    assert cpu.motifs == gpu.motifs
+    for on_cpu, on_gpu in zip(cpu.pages, gpu.pages, strict=True):
+        assert [i.bbox for i in on_gpu.instances] == [i.bbox for i in on_cpu.instances]
+        assert [(i.motif, i.rotation, i.mirror) for i in on_gpu.instances] == [
+            (i.motif, i.rotation, i.mirror) for i in on_cpu.instances
+        ]
+        scores = zip(on_cpu.instances, on_gpu.instances, strict=True)
+        assert all(abs(i.score - j.score) < 1e-3 for i, j in scores)
+
+
+def test_bench_embed_reports_what_ran(built, tmp_path, capsys):
+    report_path = tmp_path / "embed.json"
+    command = ["bench", "embed", "--bundle", str(built / "bundle"), "--crops", "24"]
+    assert florilege([*command, "--batch", "16", "--repeats", "2", "--json", str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    assert report == json.loads(capsys.readouterr().out)
+    assert report["providers"] == ["CPUExecutionProvider"]
+    assert (report["crops"], report["batch"], report["repeats"]) == (24, 16, 2)
+    assert report["digest"] == load_bundle(built / "bundle").digest
+    assert report["best_seconds"] <= report["median_seconds"]
+    assert report["crops_per_second"] == pytest.approx(24 / report["best_seconds"], rel=0.01)
+
+
+@pytest.mark.skipif(HAS_CUDA, reason="CUDA is available here")
+def test_bench_embed_refuses_providers_that_cannot_run(built, capsys):
+    command = ["bench", "embed", "--bundle", str(built / "bundle")]
+    assert florilege([*command, "--providers", "CUDAExecutionProvider"]) == 2
+    assert "['CUDAExecutionProvider'] not available" in capsys.readouterr().err
 
 
 DECOMPOSE_WITHOUT_TORCH = """

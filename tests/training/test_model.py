@@ -163,13 +163,21 @@ def test_use_seed_restores_the_random_state():
         assert torch.equal(torch.rand(1), inside[0]) and np.random.random() == inside[1]
 
 
-def test_a_tiny_model_learns(pages, tmp_path):
-    history = train.fit(pages, tmp_path / "run", tiny(epochs=1, steps=16), progress=False)
+CUDA = pytest.param(
+    "cuda",
+    marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="torch sees no CUDA device"),
+)
+
+
+@pytest.mark.parametrize("device", ["cpu", CUDA])
+def test_a_tiny_model_learns(pages, tmp_path, device):
+    config = tiny(epochs=1, steps=16)
+    history = train.fit(pages, tmp_path / "run", config, device=device, progress=False)
     losses = history[0]["step_losses"]
     assert np.mean(losses[-6:]) < 0.85 * np.mean(losses[:3])  # 0.75 measured; 1 if untrained
     run = tmp_path / "run"
     assert {p.name for p in run.iterdir()} >= {"config.yaml", "crops.npz", "model.pt"}
-    assert load_config(run / "config.yaml") == tiny(epochs=1, steps=16)
+    assert load_config(run / "config.yaml") == config
     logged = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [m["epoch"] for m in logged] == [1] and logged[0]["val_loss"] > 0
     model, saved = train.load_weights(run)
