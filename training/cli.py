@@ -139,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--run", dest="run_dir", type=Path, required=True, help="run folder written by fit"
     )
     export.add_argument("--out", type=Path, required=True, help="bundle folder to create")
+    export.add_argument(
+        "--pages",
+        type=Path,
+        help="page images (or a folder) to decompose with torch and the bundle: identical?",
+    )
     export.set_defaults(run=_export)
 
     sprites = commands.add_parser(

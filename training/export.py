@@ -2,8 +2,11 @@
 
 The bundle is checked before it exists: the ONNX graph is run with onnxruntime on the run's own
 held-out crops and compared with the torch model, and the largest difference is recorded in
-``bundle.json``. Export writes into a temporary folder and renames it, and never replaces an
-existing bundle, so a bundle on disk is always complete and always the one that was checked.
+``bundle.json``. Given pages, both also decompose them, and whether the two decompositions are
+identical is recorded beside it: a difference too small to see in one embedding can still move
+an instance to another motif. Export writes into a temporary folder and renames it, and never
+replaces an existing bundle, so a bundle on disk is always complete and always the one that was
+checked.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import platform
 import shutil
 import warnings
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,10 +30,14 @@ from service.bundle import (
     BUNDLE_FORMAT,
     EMBED_STAGE,
     MANIFEST,
+    Bundle,
     InputContract,
     file_sha256,
     load_bundle,
 )
+from service.decompose.describe import BundleDescriber, Describer
+from service.decompose.pipeline import discover, expand_paths, read_page
+from service.dihedral import ALL_ORIENTATIONS, all_orientations
 from training.config import load_config, to_dict
 from training.model import Encoder
 from training.train import CONFIG, CROPS, METRICS, load_weights
@@ -39,10 +47,16 @@ EMBED_FILE = "embed.onnx"
 #: Export fails when onnxruntime and torch disagree by more than this on any embedding value.
 TOLERANCE = 1e-4
 PARITY_CROPS = 64
+#: Pages decomposed with torch and with onnxruntime when export is given pages.
+PARITY_PAGES = 4
 
 
-def export_run(run: Path, bundle: Path, tolerance: float = TOLERANCE) -> dict[str, Any]:
-    """Write the bundle of ``run`` into the new folder ``bundle``; return its manifest."""
+def export_run(
+    run: Path, bundle: Path, tolerance: float = TOLERANCE, pages: Path | None = None
+) -> dict[str, Any]:
+    """Write the bundle of ``run`` into the new folder ``bundle``; return its manifest. With
+    ``pages`` (images or a folder of them), the first ``PARITY_PAGES`` are decomposed with the
+    torch model and with the bundle, and whether the decompositions are identical is recorded."""
     run, bundle = Path(run), Path(bundle)
     if bundle.exists():
         raise FileExistsError(f"{bundle} exists: export never overwrites a bundle")
@@ -62,7 +76,12 @@ def export_run(run: Path, bundle: Path, tolerance: float = TOLERANCE) -> dict[st
         manifest = _manifest(run, saved, model, len(crops), difference)
         manifest["files"] = {EMBED_FILE: file_sha256(partial / EMBED_FILE)}
         (partial / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-        load_bundle(partial)  # the service's own checks, before the bundle is published
+        checked = load_bundle(partial)  # the service's own checks, before it is published
+        if pages is not None:
+            parity = decomposition_parity(model, checked, Path(pages))
+            manifest["parity"]["decomposition"] = parity
+            (partial / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+            load_bundle(partial)
         partial.rename(bundle)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
@@ -106,6 +125,54 @@ def _parity(model: Encoder, path: Path, crops: np.ndarray) -> float:
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     found = session.run(None, {"crops": crops})[0]
     return float(np.abs(found - expected).max())
+
+
+@dataclass(frozen=True)
+class TorchDescriber:
+    """The trained torch model as the decomposition's descriptor: what the bundle must match.
+    Views are made as ``Bundle.embed_views`` makes them, a few crops at a time."""
+
+    model: Encoder
+    name: str = "torch"
+    batch: int = 32
+
+    @property
+    def size(self) -> int:
+        return int(self.model.kwargs["size"])
+
+    @torch.no_grad()
+    def views(self, crops: np.ndarray) -> np.ndarray:
+        count = len(ALL_ORIENTATIONS)
+        parts = [np.zeros((0, count, self.model.kwargs["embedding"]), np.float32)]
+        for start in range(0, len(crops), self.batch):
+            chunk = crops[start : start + self.batch].astype(np.float32)
+            turned = all_orientations(chunk).reshape(-1, 1, *chunk.shape[1:])
+            embedded = self.model(torch.from_numpy(np.ascontiguousarray(turned))).numpy()
+            parts.append(embedded.reshape(len(chunk), count, -1))
+        return np.concatenate(parts)
+
+
+def decomposition_parity(model: Encoder, bundle: Bundle, pages: Path) -> dict[str, Any]:
+    """Decompose the first ``PARITY_PAGES`` of ``pages`` with torch and with the bundle."""
+    paths = expand_paths([pages])[:PARITY_PAGES]
+    if not paths:
+        raise FileNotFoundError(f"no page images under {pages} to check the export on")
+    found = [
+        _decomposed(paths, describer)
+        for describer in (TorchDescriber(model), BundleDescriber(bundle))
+    ]
+    return {
+        "pages": len(paths),
+        "instances": sum(len(page["instances"]) for page in found[0]["pages"]),
+        "identical": found[0] == found[1],
+        "source": str(pages),
+    }
+
+
+def _decomposed(paths: list[Path], describer: Describer) -> dict[str, Any]:
+    """The decomposition's pages and motifs, without the descriptor's name."""
+    doc = discover(map(read_page, paths), describer=describer).decomposition.to_json()
+    return {"pages": doc["pages"], "motifs": doc["motifs"]}
 
 
 def _manifest(
@@ -154,12 +221,16 @@ def _last(run: Path) -> dict[str, Any]:
 
 
 def main_export(args: argparse.Namespace) -> int:
-    """The ``export`` command: ``--run`` (parsed into ``run_dir``: ``run`` names the handler)
-    and ``--out``."""
-    manifest = export_run(args.run_dir, args.out)
+    """The ``export`` command: ``--run`` (parsed into ``run_dir``: ``run`` names the handler),
+    ``--out`` and ``--pages``."""
+    manifest = export_run(args.run_dir, args.out, pages=args.pages)
     parity = manifest["parity"][EMBED_STAGE]
     print(
         f"bundle written to {args.out}: {manifest['name']}, parity max |torch - onnxruntime| = "
         f"{parity['max_abs_diff']:.2e} on {parity['crops']} crops"
     )
+    if args.pages is not None:
+        pages = manifest["parity"]["decomposition"]
+        verdict = "identical" if pages["identical"] else "NOT identical"
+        print(f"decompositions of {pages['pages']} pages with torch and onnxruntime: {verdict}")
     return 0

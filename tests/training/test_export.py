@@ -12,17 +12,23 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from service.bundle import file_sha256
+from service.bundle import file_sha256, load_bundle
 from training import train
 from training.config import CONFIG_DIR, load_config
-from training.export import export_run
+from training.export import decomposition_parity, export_run
+from training.model import Encoder
 from training.synth import generate
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pages = tmp_path_factory.mktemp("pages")
-    generate(pages, pages=3, split="seen", seed=5)
+def pages(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("pages")
+    generate(folder, pages=3, split="seen", seed=5)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def run(pages: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = load_config(CONFIG_DIR / "tiny.yaml")
     config = dataclasses.replace(
         config, train=dataclasses.replace(config.train, epochs=1, steps_per_epoch=3)
@@ -33,9 +39,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def bundle(run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bundle(run: Path, pages: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("bundles") / "bundle"
-    export_run(run, folder)
+    export_run(run, folder, pages=pages / "images")
     return folder
 
 
@@ -52,6 +58,29 @@ def test_onnx_matches_torch_on_real_crops(run, bundle):
     for batch in (1, 13):  # the batch axis is dynamic
         found = session.run(None, {"crops": crops[:batch]})[0]
         assert np.abs(found - expected[:batch]).max() < 1e-4
+
+
+def test_torch_and_onnxruntime_decompose_the_pages_alike(run, pages, bundle):
+    parity = json.loads((bundle / "bundle.json").read_text())["parity"]["decomposition"]
+    assert parity["identical"] is True
+    assert parity["pages"] == 3 and parity["instances"] > 0
+    assert parity["source"] == str(pages / "images")
+
+
+def testdecomposition_parity_sees_another_model(run, pages, bundle):
+    """The check can fail: an untrained model of the same shape does not decompose the pages
+    as the exported one does."""
+    torch.manual_seed(1)
+    other = Encoder(**train.load_weights(run)[0].kwargs).eval()
+    parity = decomposition_parity(other, load_bundle(bundle), pages / "images")
+    assert parity["identical"] is False
+
+
+def test_export_needs_pages_where_it_is_told_to_look(run, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no page images"):
+        export_run(run, tmp_path / "bundle", pages=tmp_path)
+    assert not (tmp_path / "bundle").exists()
+    assert not (tmp_path / "bundle.partial").exists()
 
 
 def test_the_manifest_describes_and_hashes_the_bundle(run, bundle):
