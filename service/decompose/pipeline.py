@@ -272,18 +272,45 @@ def _missed(
         return {}, []
     ink = ink_map(page.page.pixels)
     small, x_height = page.strokes, page.x_height
-    # Exemplars that read as type are left out: matched in the body text, they would find
+    # Exemplars that read as type are held back: matched in the body text, they would find
     # letters. Read among the page's kept instances: alone, a small sort's neighbours in its
     # band would be the strokes of the next sorts, as unlike each other as letters.
-    exemplars = _not_type(ink, exemplars, small, params.text, beside=kept)
-    runs = split_runs(ink, kept, exemplars, params.matching)
+    typed = text_like(ink, exemplars, small, params.text, beside=kept)
+    runs = split_runs(
+        ink, kept, [e for e, t in zip(exemplars, typed, strict=True) if not t], params.matching
+    )
     kept = [block for box in kept for block in runs.get(box, [box])]
     # Specks much smaller than the page's blocks are left out too, most of them pieces of one.
     smallest_sort = params.repeats.min_size_in_x_heights * x_height
     least = max(smallest_sort, 0.5 * float(np.median([max(box[2:]) for box in kept])))
-    exemplars = [box for box in exemplars if max(box[2:]) >= least and box not in runs]
-    placed = missed_placements(ink, kept, exemplars, x_height, params.segment, params.matching)
+    usable = [max(box[2:]) >= least and box not in runs for box in exemplars]
+    chosen = [e for e, t, u in zip(exemplars, typed, usable, strict=True) if u and not t]
+    placed = missed_placements(ink, kept, chosen, x_height, params.segment, params.matching)
+    held = [e for e, t, u in zip(exemplars, typed, usable, strict=True) if u and t]
+    placed += _placed_in_their_band(ink, page, kept + placed, held, params)
     return runs, _not_type(ink, placed, small, params.text, beside=kept)
+
+
+def _placed_in_their_band(
+    ink: np.ndarray,
+    page: PageFindings,
+    kept: list[Box],
+    held: list[Box],
+    params: BaselineParams,
+) -> list[Box]:
+    """The placements of the exemplars ``held`` back as type that, once placed, no longer
+    read as type: a block whose neighbours in its band segmentation left as strokes (pieces
+    of the next blocks, as unlike each other as letters) stands among alike blocks once they
+    are found. A letter's placements are the same letter elsewhere, not its neighbours."""
+    found: list[Box] = []
+    for exemplar in held:
+        placed = missed_placements(
+            ink, kept + found, [exemplar], page.x_height, params.segment, params.matching
+        )
+        beside = [*kept, *found, *placed]
+        if placed and not text_like(ink, [exemplar], page.strokes, params.text, beside)[0]:
+            found += placed
+    return found
 
 
 def _not_type(

@@ -19,12 +19,18 @@ from service.decompose.pipeline import (
     PageFindings,
     _completed,
     _locate,
+    _missed,
     _words_of_the_text,
     discover,
     expand_paths,
     read_page,
 )
-from service.decompose.segment import SegmentParams, misread_x_height, not_page_wide
+from service.decompose.segment import (
+    SegmentParams,
+    component_boxes,
+    misread_x_height,
+    not_page_wide,
+)
 from service.decompose.text import TextParams
 from service.decomposition import Decomposition
 from training.evaluate import evaluate
@@ -386,3 +392,41 @@ def test_specks_inside_a_kept_block_are_dropped_and_a_rejected_candidate_holds_n
     found = Discovery(Decomposition([], []), [page], clustering, {}, kept)
 
     assert _completed([page], found, BaselineParams()) == [[block, rejected, inside_rejected]]
+
+
+def _band_of_two_piece_blocks() -> tuple[PageImage, list[tuple[int, int, int, int]]]:
+    """A band of six blocks, each a rule and a scroll (two separate pieces, 60 px tall),
+    printed black on a white page; the boxes of the blocks."""
+    pixels = np.full((200, 420), 255, np.uint8)
+    blocks = []
+    for index in range(6):
+        x, y = 20 + 64 * index, 70
+        pixels[y : y + 60, x : x + 8] = 0  # the rule
+        pixels[y : y + 60, x + 14 : x + 40] = 0  # the scroll: a C open to the right
+        pixels[y + 10 : y + 50, x + 24 : x + 40] = 255
+        blocks.append((x, y, 40, 60))
+    return PageImage("band", pixels), blocks
+
+
+def test_blocks_whose_neighbours_are_still_pieces_are_matched_along_their_band() -> None:
+    # Segmentation kept only the band's first and last blocks; the others are strokes, a rule
+    # and a scroll each. Among those strokes, as unlike each other as letters, the first block
+    # reads as type, yet its impressions are there to be found, and once found they are alike.
+    page, blocks = _band_of_two_piece_blocks()
+    mask = page.pixels < 128
+    strokes = np.array(component_boxes(mask), dtype=np.int64)
+    kept = [blocks[0], blocks[-1]]
+    findings = PageFindings(
+        page=page,
+        boxes=kept,
+        templates=np.zeros((2, 32, 32), np.float32),
+        views=np.zeros((2, 8, 4), np.float32),
+        fine=np.zeros((2, 64, 64), np.uint8),
+        strokes=strokes,
+        x_height=30.0,
+    )
+
+    runs, found = _missed(findings, kept, [blocks[0]], BaselineParams())
+
+    assert runs == {}
+    assert sorted(found) == blocks[1:-1]
