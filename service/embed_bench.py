@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from service.machine import describe as describe_machine
 
 if TYPE_CHECKING:  # onnxruntime is imported by the command, not by `florilege --help`
     from service.bundle import Bundle
@@ -26,9 +26,11 @@ def measure_embedding(bundle: Bundle, crops: int, batch: int, repeats: int) -> d
     """Time ``repeats`` passes of ``bundle.embed_views`` over ``crops`` random crops."""
     import numpy as np
 
+    from service.dihedral import ALL_ORIENTATIONS
+
     side = bundle.contract.size
     images = np.random.default_rng(0).random((crops, side, side), dtype=np.float32)
-    bundle.embed_views(images[: max(1, batch // 8)], batch=batch)
+    bundle.embed_views(images[: max(1, batch // len(ALL_ORIENTATIONS))], batch=batch)
     seconds = []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -40,13 +42,13 @@ def measure_embedding(bundle: Bundle, crops: int, batch: int, repeats: int) -> d
         "digest": bundle.digest,
         "providers": bundle.providers,
         "crops": crops,
-        "orientations_per_crop": 8,
+        "orientations_per_crop": len(ALL_ORIENTATIONS),
         "batch": batch,
         "repeats": repeats,
         "best_seconds": round(best, 4),
         "median_seconds": round(statistics.median(seconds), 4),
         "crops_per_second": round(crops / best, 1),
-        "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores",
+        "machine": describe_machine(gpus="CUDAExecutionProvider" in bundle.providers),
     }
 
 

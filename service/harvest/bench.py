@@ -19,7 +19,6 @@ import http.server
 import json
 import multiprocessing
 import os
-import platform
 import socket
 import tempfile
 import threading
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from service.machine import describe as describe_machine
 from service.waiting import wait_for_url
 
 SAMPLES = Path(__file__).resolve().parents[2] / "manifests" / "images"
@@ -271,26 +271,12 @@ def run_benchmark(settings: BenchSettings, workdir: Path) -> dict[str, Any]:
         "manifests": -(-pages // per_manifest),
         "breakdown_pages": len(datas),
         "analysis_width": analysis_width,
-        "machine": {
-            "cpu": _cpu_model(),
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-        },
+        "machine": describe_machine(),
         "end_to_end": e2e,
         "stages_ms_per_page": {k: 1000 * v / len(datas) for k, v in times.items()},
         "serial_pages_per_s": len(datas) / serial,
         "decode_limit": limit,
     }
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def markdown(report: dict[str, Any]) -> str:

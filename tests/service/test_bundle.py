@@ -217,6 +217,7 @@ def test_bench_embed_reports_what_ran(built, tmp_path, capsys):
     assert report["digest"] == load_bundle(built / "bundle").digest
     assert report["best_seconds"] <= report["median_seconds"]
     assert report["crops_per_second"] == pytest.approx(24 / report["best_seconds"], rel=0.01)
+    assert report["machine"]["cores"] >= 1 and "gpus" not in report["machine"]
 
 
 @pytest.mark.skipif(HAS_CUDA, reason="CUDA is available here")
