@@ -75,17 +75,22 @@ def export_run(
             )
         manifest = _manifest(run, saved, model, len(crops), difference)
         manifest["files"] = {EMBED_FILE: file_sha256(partial / EMBED_FILE)}
-        (partial / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-        checked = load_bundle(partial)  # the service's own checks, before it is published
+        checked = _written(partial, manifest)
         if pages is not None:
             parity = decomposition_parity(model, checked, Path(pages))
             manifest["parity"]["decomposition"] = parity
-            (partial / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-            load_bundle(partial)
+            _written(partial, manifest)
         partial.rename(bundle)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return manifest
+
+
+def _written(folder: Path, manifest: dict[str, Any]) -> Bundle:
+    """Write ``manifest`` into ``folder`` and load it with the service's own checks, as the
+    bundle must pass them before it is published."""
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+    return load_bundle(folder)
 
 
 def _to_onnx(model: Encoder, path: Path) -> None:
