@@ -131,7 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--config", type=Path, help="YAML configuration (default: built-in)")
     fit.add_argument("--resume", action="store_true", help="continue the run in --out")
     fit.add_argument("--seed", type=int, help="override the configuration's train.seed")
-    fit.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    fit.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="auto (default): CUDA where torch sees a device, else the CPU",
+    )
     fit.set_defaults(run=_fit)
 
     export = commands.add_parser("export", help="export a trained run as a model bundle")

@@ -63,7 +63,7 @@ def fit(
     config: Config | None = None,
     *,
     resume: bool = False,
-    device: str = "cpu",
+    device: str = "auto",
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Train (or, with ``resume``, continue) the run in ``out``; return this call's metrics."""
@@ -92,6 +92,7 @@ def fit(
             **_validate(model, val_crops, config),
             "lr": schedule.get_last_lr()[0],
             "crops": len(train_crops),
+            "device": target.type,
             "seconds": round(time.perf_counter() - started, 2),
         }
         with (out / METRICS).open("a") as log:
@@ -146,6 +147,10 @@ def _crops(
 
 
 def _device(name: str) -> torch.device:
+    """``auto``: CUDA where torch sees a device, else the CPU; ``cuda`` where there is none is
+    an error, never a silent fall back to the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("--device cuda was asked for, but torch sees no CUDA device")
     return torch.device(name)

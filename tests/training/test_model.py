@@ -152,6 +152,14 @@ def test_page_crops_come_from_the_baseline_segmentation(pages):
         bank_crops("unseen", 64)
 
 
+def test_auto_trains_on_cuda_where_torch_sees_it_and_else_on_the_cpu():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert train._device("auto").type == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="torch sees no CUDA device"):
+            train._device("cuda")
+
+
 def test_use_seed_restores_the_random_state():
     random.seed(11)
     expected = random.random()
@@ -180,6 +188,7 @@ def test_a_tiny_model_learns(pages, tmp_path, device):
     assert load_config(run / "config.yaml") == config
     logged = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [m["epoch"] for m in logged] == [1] and logged[0]["val_loss"] > 0
+    assert logged[0]["device"] == device
     model, saved = train.load_weights(run)
     assert saved["model_kwargs"] == model.kwargs and not model.training
 
@@ -188,7 +197,7 @@ def test_a_tiny_model_learns(pages, tmp_path, device):
 def straight(pages, tmp_path_factory) -> Path:
     """A two-epoch run that was never interrupted."""
     run = tmp_path_factory.mktemp("straight") / "run"
-    train.fit(pages, run, tiny(epochs=2, steps=3), progress=False)
+    train.fit(pages, run, tiny(epochs=2, steps=3), device="cpu", progress=False)
     return run
 
 
@@ -208,9 +217,9 @@ def test_resume_continues_exactly_where_the_run_stopped(
     run = tmp_path / "interrupted"
     monkeypatch.setattr(train, stage, crash_the_second_time)
     with pytest.raises(KeyboardInterrupt):
-        train.fit(pages, run, tiny(epochs=2, steps=3), progress=False)
+        train.fit(pages, run, tiny(epochs=2, steps=3), device="cpu", progress=False)
     monkeypatch.setattr(train, stage, real)
-    resumed = train.fit(pages, run, resume=True, progress=False)
+    resumed = train.fit(pages, run, resume=True, device="cpu", progress=False)
 
     assert [m["epoch"] for m in resumed] == [2]
     expected = train.load_weights(straight)[0].state_dict()
