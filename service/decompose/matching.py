@@ -89,14 +89,15 @@ def missed_placements(
     x_height: float,
     ornament_params: SegmentParams,
     params: MatchParams | None = None,
+    paper: float | None = None,
 ) -> list[Box]:
     """Where the block of an exemplar (the best impression of a motif on the page) stands but
     no instance does, or only pieces of it do (see ``pieces_within``). ``x_height`` is that of
-    the page's text."""
+    the page's text; ``paper``, its blank paper's tone (default: ``paper_tone(ink)``)."""
     params = params or MatchParams()
     least_tile = max(params.min_tile_in_x_heights * x_height, params.working_side)
     searched, _ = group_ornaments(instances, ornament_params)
-    paper = float(np.median(ink))  # most of a page is blank paper
+    paper = paper_tone(ink) if paper is None else paper
     taken = list(instances)
     leaps = _leaps(instances, taken, ink.shape, params)
     views = [_distinct_views(_crop(ink, exemplar)) for exemplar in exemplars]
@@ -172,10 +173,20 @@ def _steps(box: Box, others: np.ndarray) -> list[tuple[int, int]]:
     return steps
 
 
+def paper_tone(ink: np.ndarray) -> float:
+    """The ink map's level on the page's blank paper: most of a page is blank."""
+    return float(np.median(ink))
+
+
 def split_runs(
-    ink: np.ndarray, instances: list[Box], exemplars: list[Box], params: MatchParams | None = None
+    ink: np.ndarray,
+    instances: list[Box],
+    exemplars: list[Box],
+    params: MatchParams | None = None,
+    paper: float | None = None,
 ) -> dict[Box, list[Box]]:
-    """The ``instances`` that are runs of an exemplar's block, each with its blocks' places.
+    """The ``instances`` that are runs of an exemplar's block, each with its blocks' places
+    (``paper``: as ``missed_placements`` reads it).
 
     Two tiles set touching make one component that segmentation cannot cut when the run is
     too short to be periodic; clustered, such pairs make a motif of their own. The page's
@@ -184,7 +195,7 @@ def split_runs(
     """
     params = params or MatchParams()
     blocks = [_distinct_views(_crop(ink, exemplar)) for exemplar in exemplars]
-    paper = float(np.median(ink))  # most of a page is blank paper
+    paper = paper_tone(ink) if paper is None else paper
     runs: dict[Box, list[Box]] = {}
     for box in instances:
         tilings = [_tiling(ink, box, views, params) for views in blocks]

@@ -25,6 +25,7 @@ from service.decompose.matching import (
     SPECK_SHARE,
     MatchParams,
     missed_placements,
+    paper_tone,
     pieces_within,
     split_runs,
 )
@@ -276,18 +277,20 @@ def _missed(
     # letters. Read among the page's kept instances: alone, a small sort's neighbours in its
     # band would be the strokes of the next sorts, as unlike each other as letters.
     typed = text_like(ink, exemplars, small, params.text, beside=kept)
+    as_type = {box for box, is_type in zip(exemplars, typed, strict=True) if is_type}
+    paper = paper_tone(ink)
     runs = split_runs(
-        ink, kept, [e for e, t in zip(exemplars, typed, strict=True) if not t], params.matching
+        ink, kept, [box for box in exemplars if box not in as_type], params.matching, paper
     )
     kept = [block for box in kept for block in runs.get(box, [box])]
     # Specks much smaller than the page's blocks are left out too, most of them pieces of one.
     smallest_sort = params.repeats.min_size_in_x_heights * x_height
     least = max(smallest_sort, 0.5 * float(np.median([max(box[2:]) for box in kept])))
-    usable = [max(box[2:]) >= least and box not in runs for box in exemplars]
-    chosen = [e for e, t, u in zip(exemplars, typed, usable, strict=True) if u and not t]
-    placed = missed_placements(ink, kept, chosen, x_height, params.segment, params.matching)
-    held = [e for e, t, u in zip(exemplars, typed, usable, strict=True) if u and t]
-    placed += _placed_in_their_band(ink, page, kept + placed, held, params)
+    usable = [box for box in exemplars if max(box[2:]) >= least and box not in runs]
+    chosen = [box for box in usable if box not in as_type]
+    placed = missed_placements(ink, kept, chosen, x_height, params.segment, params.matching, paper)
+    held = [box for box in usable if box in as_type]
+    placed += _placed_in_their_band(ink, page, kept + placed, held, params, paper)
     return runs, _not_type(ink, placed, small, params.text, beside=kept)
 
 
@@ -297,6 +300,7 @@ def _placed_in_their_band(
     kept: list[Box],
     held: list[Box],
     params: BaselineParams,
+    paper: float,
 ) -> list[Box]:
     """The placements of the exemplars ``held`` back as type that, once placed, no longer
     read as type: a block whose neighbours in its band segmentation left as strokes (pieces
@@ -305,7 +309,7 @@ def _placed_in_their_band(
     found: list[Box] = []
     for exemplar in held:
         placed = missed_placements(
-            ink, kept + found, [exemplar], page.x_height, params.segment, params.matching
+            ink, kept + found, [exemplar], page.x_height, params.segment, params.matching, paper
         )
         beside = [*kept, *found, *placed]
         if placed and not text_like(ink, [exemplar], page.strokes, params.text, beside)[0]:
