@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,17 +98,11 @@ class Bundle:
 
     def embed_views(self, crops: np.ndarray, batch: int = BATCH) -> np.ndarray:
         """(N, 8, D): embeddings of every crop in each of ``ALL_ORIENTATIONS``, the learned
-        counterpart of ``service.decompose.describe.dihedral_views``. Views are made a batch at
-        a time: all of a large collection's would not fit in memory."""
+        counterpart of ``service.decompose.describe.dihedral_views``."""
         squares = self._checked(crops)[:, 0]
-        count = len(ALL_ORIENTATIONS)
-        step = max(1, batch // count)
-        parts = [np.zeros((0, count, self.dimension), dtype=np.float32)]
-        for start in range(0, len(squares), step):
-            chunk = squares[start : start + step]
-            views = all_orientations(chunk).reshape(-1, *chunk.shape[1:])
-            parts.append(self.embed(views, batch).reshape(len(chunk), count, self.dimension))
-        return np.concatenate(parts)
+        return embedded_views(
+            squares, lambda views: self.embed(views, batch), self.dimension, batch
+        )
 
     def _checked(self, crops: np.ndarray) -> np.ndarray:
         contract = self.contract
@@ -126,6 +120,25 @@ class Bundle:
                 f"crop values must lie in [{low}, {high}], got [{array.min()}, {array.max()}]"
             )
         return np.ascontiguousarray(array, dtype=np.dtype(contract.dtype))
+
+
+def embedded_views(
+    squares: np.ndarray,
+    embed: Callable[[np.ndarray], np.ndarray],
+    dimension: int,
+    batch: int = BATCH,
+) -> np.ndarray:
+    """(N, S, S) squares → (N, 8, ``dimension``): ``embed`` of each square in every one of
+    ``ALL_ORIENTATIONS``, ``embed`` taking (M, S, S) images to (M, ``dimension``). Views are
+    made ``batch`` images at a time: all of a large collection's would not fit in memory."""
+    count = len(ALL_ORIENTATIONS)
+    step = max(1, batch // count)
+    parts = [np.zeros((0, count, dimension), dtype=np.float32)]
+    for start in range(0, len(squares), step):
+        chunk = squares[start : start + step]
+        views = all_orientations(chunk).reshape(-1, *chunk.shape[1:])
+        parts.append(embed(views).reshape(len(chunk), count, dimension))
+    return np.concatenate(parts)
 
 
 def load_bundle(

@@ -32,12 +32,12 @@ from service.bundle import (
     MANIFEST,
     Bundle,
     InputContract,
+    embedded_views,
     file_sha256,
     load_bundle,
 )
 from service.decompose.describe import BundleDescriber, Describer
 from service.decompose.pipeline import discover, expand_paths, read_page
-from service.dihedral import ALL_ORIENTATIONS, all_orientations
 from training.config import load_config, to_dict
 from training.model import Encoder
 from training.train import CONFIG, CROPS, METRICS, load_weights
@@ -135,26 +135,22 @@ def _parity(model: Encoder, path: Path, crops: np.ndarray) -> float:
 @dataclass(frozen=True)
 class TorchDescriber:
     """The trained torch model as the decomposition's descriptor: what the bundle must match.
-    Views are made as ``Bundle.embed_views`` makes them, a few crops at a time."""
+    Views are made as ``Bundle.embed_views`` makes them (``embedded_views``)."""
 
     model: Encoder
     name: str = "torch"
-    batch: int = 32
 
     @property
     def size(self) -> int:
         return int(self.model.kwargs["size"])
 
-    @torch.no_grad()
     def views(self, crops: np.ndarray) -> np.ndarray:
-        count = len(ALL_ORIENTATIONS)
-        parts = [np.zeros((0, count, self.model.kwargs["embedding"]), np.float32)]
-        for start in range(0, len(crops), self.batch):
-            chunk = crops[start : start + self.batch].astype(np.float32)
-            turned = all_orientations(chunk).reshape(-1, 1, *chunk.shape[1:])
-            embedded = self.model(torch.from_numpy(np.ascontiguousarray(turned))).numpy()
-            parts.append(embedded.reshape(len(chunk), count, -1))
-        return np.concatenate(parts)
+        squares = crops.astype(np.float32)
+        return embedded_views(squares, self._embed, int(self.model.kwargs["embedding"]))
+
+    @torch.no_grad()
+    def _embed(self, images: np.ndarray) -> np.ndarray:
+        return self.model(torch.from_numpy(np.ascontiguousarray(images[:, None]))).numpy()
 
 
 def decomposition_parity(model: Encoder, bundle: Bundle, pages: Path) -> dict[str, Any]:
