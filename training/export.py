@@ -148,6 +148,9 @@ class TorchDescriber:
         squares = crops.astype(np.float32)
         return embedded_views(squares, self._embed, int(self.model.kwargs["embedding"]))
 
+    def upright(self, crops: np.ndarray) -> np.ndarray:
+        return self._embed(crops.astype(np.float32))
+
     @torch.no_grad()
     def _embed(self, images: np.ndarray) -> np.ndarray:
         return self.model(torch.from_numpy(np.ascontiguousarray(images[:, None]))).numpy()

@@ -56,8 +56,18 @@ def dihedral_views(templates: np.ndarray, blur: float = 1.0) -> np.ndarray:
     """
     if len(templates) == 0:
         return np.zeros((0, len(ALL_ORIENTATIONS), templates.shape[-1] ** 2), np.float32)
-    blurred = ndimage.gaussian_filter(templates, sigma=(0, blur, blur)) if blur else templates
+    blurred = _blurred(templates, blur)
     return normalise(all_orientations(blurred).reshape(len(templates), len(ALL_ORIENTATIONS), -1))
+
+
+def upright_views(templates: np.ndarray, blur: float = 1.0) -> np.ndarray:
+    """(N, S, S) templates → (N, S*S): the first of ``dihedral_views``, the crop as printed,
+    for comparing many shapes with prototypes that have all eight views."""
+    return normalise(_blurred(templates, blur).reshape(len(templates), -1))
+
+
+def _blurred(templates: np.ndarray, blur: float) -> np.ndarray:
+    return ndimage.gaussian_filter(templates, sigma=(0, blur, blur)) if blur else templates
 
 
 def alike_groups(views: np.ndarray, likeness: float) -> tuple[int, np.ndarray]:
@@ -70,7 +80,8 @@ def alike_groups(views: np.ndarray, likeness: float) -> tuple[int, np.ndarray]:
 
 
 class Describer(Protocol):
-    """Turns (N, size, size) instance crops into (N, 8, D) unit views, one per orientation."""
+    """Turns (N, size, size) instance crops into (N, 8, D) unit views, one per orientation,
+    or into their first view alone, (N, D), eight times cheaper."""
 
     @property
     def name(self) -> str: ...
@@ -79,6 +90,8 @@ class Describer(Protocol):
     def size(self) -> int: ...
 
     def views(self, crops: np.ndarray) -> np.ndarray: ...
+
+    def upright(self, crops: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -99,6 +112,13 @@ class TemplateDescriber:
         shapes = dihedral_views(np.stack([_downsampled(c) for c in crops]))
         stretched = dihedral_views(np.stack([_stretched(c) for c in crops]))
         return np.concatenate([shapes, stretched], axis=2) / np.sqrt(2.0)
+
+    def upright(self, crops: np.ndarray) -> np.ndarray:
+        if len(crops) == 0:
+            return np.zeros((0, 2 * TEMPLATE_SIZE**2), np.float32)
+        shapes = upright_views(np.stack([_downsampled(c) for c in crops]))
+        stretched = upright_views(np.stack([_stretched(c) for c in crops]))
+        return np.concatenate([shapes, stretched], axis=1) / np.sqrt(2.0)
 
 
 def _downsampled(crop: np.ndarray) -> np.ndarray:
@@ -132,6 +152,9 @@ class BundleDescriber:
 
     def views(self, crops: np.ndarray) -> np.ndarray:
         return self.bundle.embed_views(crops)
+
+    def upright(self, crops: np.ndarray) -> np.ndarray:
+        return self.bundle.embed(crops)
 
 
 def describer_for(bundle: str | None, providers: Sequence[str]) -> Describer:

@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -21,6 +21,12 @@ from service.decompose.cluster import (
 )
 from service.decompose.constellations import ConstellationParams, Piece, join_pieces, joined_boxes
 from service.decompose.describe import TEMPLATE_SIZE, Describer, TemplateDescriber, template
+from service.decompose.dictionary import (
+    DictionaryParams,
+    closest_motifs,
+    established_motifs,
+    trusted_matches,
+)
 from service.decompose.matching import (
     SPECK_SHARE,
     MatchParams,
@@ -62,6 +68,8 @@ from service.decomposition import Box, Decomposition, Instance, Motif, Ornament,
 #: Pages whose instances are described in one call, so that a model bundle runs on batches of
 #: a few hundred crops (times eight orientations) rather than one page's few dozen.
 DESCRIBE_BATCH_PAGES = 8
+#: Shapes set aside described in one call (their upright views only): pages set aside hundreds.
+DESCRIBE_BATCH_SPARES = 2048
 #: Side of the finer crops that tell apart motifs alike at the template's size.
 FINE_SIZE = 2 * TEMPLATE_SIZE
 T = TypeVar("T")
@@ -83,6 +91,7 @@ class BaselineParams:
     constellations: ConstellationParams = field(default_factory=ConstellationParams)
     wholes: WholeParams = field(default_factory=WholeParams)
     matching: MatchParams = field(default_factory=MatchParams)
+    dictionary: DictionaryParams = field(default_factory=DictionaryParams)
     # Instances scoring below this are left out: most are text or specks that recur nowhere.
     min_score: float = 0.55
 
@@ -99,6 +108,9 @@ class PageFindings:
     strokes: np.ndarray  # (M, 4) the page's letter-sized components (x, y, w, h)
     x_height: float  # the page's text x-height, in pixels
     details: np.ndarray | None = None  # (N, s, s) uint8 larger crops, kept for a catalogue
+    # Shapes segmentation set aside (blocks of large components, clusters of strokes), to be
+    # compared with the collection's motifs (``dictionary``).
+    spares: list[Box] = field(default_factory=list)
 
 
 @dataclass
@@ -192,6 +204,10 @@ def discover(
         ]
         findings = _redescribed(findings, joined, chosen, detail_size)
         first = assemble(findings, params, chosen, known)
+    found_again = _found_by_the_dictionary(findings, first, chosen, params)
+    if any(found_again):
+        findings = _redescribed(findings, found_again, chosen, detail_size)
+        first = assemble(findings, params, chosen, known)
     completed = _completed(findings, first, params)
     if not any(completed):
         return first
@@ -218,6 +234,7 @@ def _redescribed(
                 page_boxes,
                 findings[page].strokes,
                 findings[page].x_height,
+                findings[page].spares,
             )
             for page, page_boxes in batch
         ]
@@ -251,6 +268,81 @@ def _completed(
         changed = added or specks
         completed.append([b for b in boxes if b not in specks] if changed else None)
     return completed
+
+
+def _found_by_the_dictionary(
+    findings: list[PageFindings], found: Discovery, describer: Describer, params: BaselineParams
+) -> list[list[Box] | None]:
+    """Per page, its boxes with the shapes set aside that are impressions of the collection's
+    established motifs (see ``dictionary``), in place of the candidates left out that they
+    overlap; None where there are none."""
+    chosen = params.dictionary
+    labels = found.clustering.labels
+    motifs, pages_found = established_motifs(labels, found.kept, _page_of(findings), chosen)
+    if not len(motifs):
+        return [None for _ in findings]
+    kept_boxes = [
+        [page.boxes[i] for i in kept]
+        for page, (_, kept) in zip(findings, _kept_per_page(findings, found), strict=True)
+    ]
+    spares = [_outside(page.spares, kept) for page, kept in zip(findings, kept_boxes, strict=True)]
+    matches = _dictionary_matches(
+        findings, spares, found.clustering.views[motifs], describer, chosen.likeness
+    )
+    trusted = trusted_matches(
+        np.array([match.motif for match in matches], dtype=np.int64),
+        np.array([match.page for match in matches], dtype=np.int64),
+        pages_found,
+        chosen.page_share,
+    )
+    added: list[list[Box]] = [[] for _ in findings]
+    # The likest first: a cluster of strokes and the block around it may both match.
+    for match in sorted(itertools.compress(matches, trusted), key=lambda m: -m.likeness):
+        if not _overlaps_any(match.box, added[match.page]):
+            added[match.page].append(match.box)
+    return [
+        [box for box in page.boxes if box in kept or not _overlaps_any(box, more)] + more
+        if more
+        else None
+        for page, kept, more in zip(findings, kept_boxes, added, strict=True)
+    ]
+
+
+class _Match(NamedTuple):
+    page: int
+    box: Box
+    motif: int  # index into the prototypes compared
+    likeness: float
+
+
+def _dictionary_matches(
+    findings: list[PageFindings],
+    spares: list[list[Box]],
+    prototypes: np.ndarray,
+    describer: Describer,
+    likeness: float,
+) -> list[_Match]:
+    """The shapes ``spares`` (per page) at least ``likeness`` alike to one of the (E, 8, D)
+    ``prototypes``, each with its closest."""
+    matches: list[_Match] = []
+    for batch in _batches_of_crops([len(page_spares) for page_spares in spares]):
+        pages = [findings[p] for p in batch]
+        views = _box_views(pages, [spares[p] for p in batch], describer, upright=True)
+        for page, page_views in zip(batch, views, strict=True):
+            closest, alike = closest_motifs(page_views, prototypes)
+            matches += [
+                _Match(page, box, int(motif), float(score))
+                for box, motif, score in zip(spares[page], closest, alike, strict=True)
+                if score >= likeness
+            ]
+    return matches
+
+
+def _page_of(findings: list[PageFindings]) -> np.ndarray:
+    """The page index of every instance of ``findings``, in order."""
+    return np.concatenate(
+        [np.zeros(0, np.int64), *(np.full(len(f.boxes), i) for i, f in enumerate(findings))]
+    )
 
 
 def _kept_per_page(findings: list[PageFindings], found: Discovery) -> list[tuple[int, list[int]]]:
@@ -330,6 +422,23 @@ def _not_type(
     return [box for box, is_text in zip(boxes, text, strict=True) if not is_text]
 
 
+def _batches_of_crops(counts: list[int]) -> Iterator[list[int]]:
+    """Indices of consecutive pages with crops to describe (``counts`` per page), grouped
+    until they hold ``DESCRIBE_BATCH_SPARES`` crops."""
+    batch: list[int] = []
+    held = 0
+    for page, count in enumerate(counts):
+        if not count:
+            continue
+        batch.append(page)
+        held += count
+        if held >= DESCRIBE_BATCH_SPARES:
+            yield batch
+            batch, held = [], 0
+    if batch:
+        yield batch
+
+
 def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
     """Lists of ``size`` items (the last one shorter), read lazily to bound memory."""
     iterator = iter(items)
@@ -364,17 +473,20 @@ class _Located:
     boxes: list[Box]
     strokes: np.ndarray  # the page's letter-sized components
     x_height: float
+    spares: list[Box]  # shapes set aside, see ``PageFindings``
 
 
 def _locate(page: PageImage, params: BaselineParams) -> _Located:
     ink = ink_map(page.pixels)
     mask = binarize(ink)
     sized = split_by_size(mask, params.segment)
-    boxes = _find_boxes(ink, mask, sized, params)
+    boxes, shapes = _find_boxes(ink, mask, sized, params)
     if not boxes and misread_x_height(sized[1], sized[2], mask.shape[0], params.segment):
         sized = split_by_size(mask, params.segment, fallback_x_height(mask.shape[0]))
-        boxes = _find_boxes(ink, mask, sized, params)
-    return _Located(page, ink, boxes, sized[1], sized[2])
+        boxes, shapes = _find_boxes(ink, mask, sized, params)
+    least = params.dictionary.min_size_in_x_heights * sized[2]
+    spares = [box for box in dict.fromkeys(shapes) if max(box[2:]) >= least]
+    return _Located(page, ink, boxes, sized[1], sized[2], spares)
 
 
 def _find_boxes(
@@ -382,12 +494,14 @@ def _find_boxes(
     mask: np.ndarray,
     sized: tuple[np.ndarray, np.ndarray, float],
     params: BaselineParams,
-) -> list[Box]:
-    """Candidate instances: large blocks (touching runs split), then small repeated sorts.
-    ``sized`` is ``split_by_size`` of the page's ``mask``: large and small components, and
-    the x-height."""
+) -> tuple[list[Box], list[Box]]:
+    """Candidate instances: large blocks (touching runs split), then small repeated sorts;
+    and every shape considered, blocks of large components and clusters of strokes, kept or
+    not. ``sized`` is ``split_by_size`` of the page's ``mask``: large and small components,
+    and the x-height."""
     large, small, x_height = sized
     seeded = large_instances(large, small, ink.shape, params.segment)
+    shapes = list(seeded)
     pieces = small_strokes(small, x_height, params.segment)
     engraved_groups = stroke_groups(pieces, x_height, ink.shape, params.segment)
     engraved = stroke_blocks(engraved_groups, x_height, params.segment)
@@ -408,14 +522,15 @@ def _find_boxes(
     # dark page edge would join every stroke of the page into one cluster.)
     strokes = not_page_wide(small, ink.shape, params.segment)
     clusters = as_boxes(stroke_clusters(strokes, x_height, repeats))
+    shapes += clusters
     boxes += _chained(ink, clusters, boxes, small, x_height, params)
     # Engraved sorts too narrow to be taken alone, whose strokes lie further apart than a
     # worn sort's, repeat as whole sorts: tried again, with their clusters, where nothing is.
     narrow = narrow_stroke_blocks(engraved_groups, x_height, params.segment)
     if not narrow:
-        return boxes
+        return boxes, shapes
     candidates = _outside(narrow + _outside(clusters, narrow), boxes)
-    return boxes + _chained(ink, candidates, boxes, small, x_height, params)
+    return boxes + _chained(ink, candidates, boxes, small, x_height, params), shapes
 
 
 def _chained(
@@ -457,6 +572,7 @@ def _describe(
             found.strokes,
             found.x_height,
             _details(found, detail_size),
+            found.spares,
         )
         for found, t, v, f in zip(located, templates, per_page, fine, strict=True)
     ]
@@ -520,7 +636,7 @@ def _whole_groups(
     ]
     groups: list[list[list[int]]] = []
     for batch in _batches(range(len(findings)), DESCRIBE_BATCH_PAGES):
-        views = _union_views(
+        views = _box_views(
             [findings[page] for page in batch], [unions[p] for p in batch], describer
         )
         for page, page_views in zip(batch, views, strict=True):
@@ -557,21 +673,30 @@ def _free_pieces(
     return index, pieces
 
 
-def _union_views(
-    findings: list[PageFindings], unions: list[list[Box]], describer: Describer
+def _box_views(
+    findings: list[PageFindings],
+    boxes: list[list[Box]],
+    describer: Describer,
+    upright: bool = False,
 ) -> list[np.ndarray]:
-    """(N, 8, D) views of each page's union boxes, described in one call for all the pages:
-    ink is computed only for pages that have unions to compare."""
+    """(N, 8, D) views of each page's ``boxes``, or with ``upright`` their first views alone,
+    (N, D), described in one call for all the pages: ink is computed only for pages that have
+    boxes to compare."""
     crops = [
-        _crops(ink_map(found.page.pixels), boxes, describer.size)
-        if boxes
+        _crops(ink_map(found.page.pixels), page_boxes, describer.size)
+        if page_boxes
         else _no_crops(describer.size)
-        for found, boxes in zip(findings, unions, strict=True)
+        for found, page_boxes in zip(findings, boxes, strict=True)
     ]
     if not any(len(c) for c in crops):
         return [np.zeros(0, np.float32) for _ in crops]
-    views = describer.views(np.concatenate(crops))
+    describe = describer.upright if upright else describer.views
+    views = describe(np.concatenate(crops))
     return np.split(views, np.cumsum([len(c) for c in crops])[:-1])
+
+
+def _overlaps_any(box: Box, others: list[Box]) -> bool:
+    return not _outside([box], others)
 
 
 def _outside(boxes: list[Box], occupied: list[Box]) -> list[Box]:
@@ -643,9 +768,7 @@ def _words_of_the_text(
     one of many, in a band or a frame; a small shape that recurs from page to page inside the
     text, alone, is a word or a letter of it (a lone fleuron between paragraphs stands on a
     line of its own). ``boxes`` are the pages' instances, in order."""
-    page_of = np.concatenate(
-        [np.zeros(0, np.int64), *(np.full(len(f.boxes), i) for i, f in enumerate(findings))]
-    )
+    page_of = _page_of(findings)
     apart = _apart(np.array(boxes, dtype=np.int64).reshape(-1, 4), page_of, keep)
     words = np.zeros(len(boxes), dtype=bool)
     for members in grouped(np.flatnonzero(keep), clustering.labels):

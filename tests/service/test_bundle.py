@@ -20,6 +20,7 @@ from PIL import Image
 
 from service.bundle import BundleError, load_bundle
 from service.cli import main as florilege
+from service.decompose.describe import BundleDescriber
 from service.decomposition import Decomposition
 from service.dihedral import ALL_ORIENTATIONS, orient
 
@@ -123,6 +124,12 @@ def test_views_are_the_embeddings_of_each_orientation(built):
     for index, orientation in enumerate(ALL_ORIENTATIONS):
         turned = np.stack([orient(c, orientation) for c in crops])
         np.testing.assert_allclose(views[:, index], bundle.embed(turned), atol=1e-6)
+
+
+def test_the_describer_s_upright_view_is_its_first(built):
+    describer = BundleDescriber(load_bundle(built / "bundle"))
+    crops = np.load(built / "crops.npy")[:3]
+    np.testing.assert_allclose(describer.upright(crops), describer.views(crops)[:, 0], atol=1e-6)
 
 
 def test_crops_outside_the_input_contract_are_refused(built):

@@ -110,9 +110,10 @@ def test_several_pages_are_described_in_one_call(seen_pages: Path) -> None:
     found = discover(pages, describer=CountingDescriber())
 
     # Six pages fit one batch. The unions of pieces that may be one block are described in
-    # one more; pages with pieces joined, then pages with impressions found by matching, are
-    # described again in one more batch each.
-    assert len(found.findings) == 6 and len(batches) in (1, 2, 3, 4)
+    # one more; pages with pieces joined, pages with shapes set aside that the collection's
+    # motifs recognise, then pages with impressions found by matching, are described again
+    # in one more batch each.
+    assert len(found.findings) == 6 and len(batches) in (1, 2, 3, 4, 5)
     assert batches[0] > max(len(f.boxes) for f in found.findings)
     assert discover(pages).decomposition.to_json() == found.decomposition.to_json()
 

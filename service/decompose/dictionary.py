@@ -1,0 +1,78 @@
+"""The collection's motifs as a dictionary: impressions that segmentation set aside, found again.
+
+Segmentation reads some whole ornaments as type (a row of alike sorts set symmetrically, a
+cross of four tiles touching) or merges their blocks, and then nothing of them is clustered.
+Yet the same blocks are often found on other pages: motifs established across the collection
+are the dictionary of a convolutional motif model, learned from the pages themselves. Every
+shape set aside on a page (a block of large components, a cluster of strokes) that is closely
+alike to an established motif, under some orientation, is an impression of it.
+
+Type is the danger: a motif that looks like a letter (a round sort, a dot) would find letters
+on every page. A block's missed impressions are a minority of its impressions, on fewer pages
+than it was found on; a letter-like motif's matches spread over far more pages than it was
+found on, so such a motif's matches are all refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from service.decompose.cluster import grouped
+
+
+@dataclass(frozen=True)
+class DictionaryParams:
+    # Likeness to a motif's prototype (under some orientation) above which a shape set aside
+    # is an impression of it: stricter than joining a motif (``ClusterParams.join``), as no
+    # neighbour vouches for the shape.
+    likeness: float = 0.85
+    # A motif is established with this many kept impressions, on this many pages at least.
+    min_members: int = 3
+    min_pages: int = 2
+    # Shapes shorter than this (long side, in x-heights) are specks and punctuation.
+    min_size_in_x_heights: float = 0.8
+    # A motif's matches are refused when they fall on more pages than this share of the
+    # pages it was found on.
+    page_share: float = 0.5
+
+
+def established_motifs(
+    labels: np.ndarray, kept: np.ndarray, page_of: np.ndarray, params: DictionaryParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """The motifs (indices into the clustering) that recur enough to be looked for, and the
+    number of pages each was found on."""
+    motifs, pages = [], []
+    for members in grouped(np.flatnonzero(kept), labels):
+        found_on = len(np.unique(page_of[members]))
+        if len(members) >= params.min_members and found_on >= params.min_pages:
+            motifs.append(int(labels[members[0]]))
+            pages.append(found_on)
+    return np.array(motifs, dtype=np.int64), np.array(pages, dtype=np.int64)
+
+
+def closest_motifs(upright: np.ndarray, prototypes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For (N, D) shapes' ``upright`` views and (E, 8, D) motif ``prototypes``: each shape's
+    closest motif (index into ``prototypes``) and its likeness under the best orientation."""
+    if not len(upright) or not len(prototypes):
+        return np.zeros(len(upright), np.int64), np.zeros(len(upright))
+    # One matrix product (BLAS): a page sets aside hundreds of shapes.
+    flat = prototypes.reshape(-1, prototypes.shape[-1])
+    likeness = (upright @ flat.T).reshape(len(upright), len(prototypes), -1).max(axis=2)
+    closest = likeness.argmax(axis=1)
+    return closest, likeness[np.arange(len(upright)), closest]
+
+
+def trusted_matches(
+    motif_of: np.ndarray, page_of: np.ndarray, pages_found: np.ndarray, share: float
+) -> np.ndarray:
+    """Mask of the matches (shape ``i`` on page ``page_of[i]`` taken for motif ``motif_of[i]``,
+    an index into ``pages_found``) whose motif matches on no more pages than ``share`` of the
+    pages it was found on."""
+    trusted = np.zeros(len(motif_of), dtype=bool)
+    for members in grouped(np.arange(len(motif_of)), motif_of):
+        motif = motif_of[members[0]]
+        spread = len(np.unique(page_of[members]))
+        trusted[members] = spread <= share * pages_found[motif]
+    return trusted

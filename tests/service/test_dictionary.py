@@ -1,0 +1,130 @@
+"""The collection's established motifs find the impressions that segmentation set aside."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from service.decompose import PageImage
+from service.decompose.describe import TemplateDescriber, dihedral_views, template
+from service.decompose.dictionary import (
+    DictionaryParams,
+    closest_motifs,
+    established_motifs,
+    trusted_matches,
+)
+from service.decompose.pipeline import (
+    BaselineParams,
+    _describe,
+    _found_by_the_dictionary,
+    _Located,
+    assemble,
+)
+from service.decompose.segment import Box, ink_map
+
+BLOCK, RING = 40, 30
+
+
+def _flag(pixels: np.ndarray, x: int, y: int) -> Box:
+    """A block no turn or mirror maps onto itself: a post with a flag at its top right."""
+    pixels[y : y + BLOCK, x : x + 8] = 0
+    pixels[y : y + 16, x + 8 : x + BLOCK] = 0
+    pixels[y + 24 : y + 30, x + 20 : x + 32] = 0
+    return (x, y, BLOCK, BLOCK)
+
+
+def _ring(pixels: np.ndarray, x: int, y: int) -> Box:
+    """A round sort, as alike to itself turned as a letter o."""
+    rows, cols = np.ogrid[:RING, :RING]
+    radius = np.hypot(rows - RING / 2 + 0.5, cols - RING / 2 + 0.5)
+    area = pixels[y : y + RING, x : x + RING]
+    area[(radius < RING / 2) & (radius > RING / 2 - 6)] = 0
+    return (x, y, RING, RING)
+
+
+def _page(name: str, kept: list[Box], spares: list[Box], pixels: np.ndarray) -> _Located:
+    page = PageImage(name, pixels)
+    return _Located(page, ink_map(pixels), kept, np.zeros((0, 4), np.int64), 20.0, spares)
+
+
+def _blank() -> np.ndarray:
+    return np.full((120, 400), 240, np.uint8)
+
+
+def test_the_upright_view_is_the_first_of_the_eight() -> None:
+    pixels = _blank()
+    boxes = [_flag(pixels, 10, 10), _ring(pixels, 100, 10), (5, 5, 150, 60)]
+    ink = ink_map(pixels)
+    describer = TemplateDescriber()
+    crops = np.stack([template(ink, box, describer.size) for box in boxes])
+
+    upright = describer.upright(crops)
+
+    np.testing.assert_allclose(upright, describer.views(crops)[:, 0], atol=1e-6)
+    assert describer.upright(crops[:0]).shape == (0, upright.shape[1])
+
+
+def test_established_motifs_recur_on_several_pages() -> None:
+    labels = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    page_of = np.array([0, 1, 1, 0, 0, 0, 0, 1, 2])
+    kept = np.array([True] * 8 + [False])
+    params = DictionaryParams(min_members=3, min_pages=2)
+
+    motifs, pages = established_motifs(labels, kept, page_of, params)
+
+    # Motif 1 is on one page only; motif 2 has two kept impressions only.
+    assert motifs.tolist() == [0] and pages.tolist() == [2]
+
+
+def test_the_closest_motif_is_found_under_any_orientation() -> None:
+    pixels = _blank()
+    flag, ring = _flag(pixels, 10, 10), _ring(pixels, 100, 10)
+    ink = ink_map(pixels)
+    crops = [ink[y : y + h, x : x + w] for x, y, w, h in (flag, ring)]
+    square = np.zeros((2, BLOCK, BLOCK), np.float32)
+    square[0], square[1, :RING, :RING] = crops[0], crops[1]
+    prototypes = dihedral_views(square)
+    turned_mirrored = dihedral_views(square[:1, ::-1, :].transpose(0, 2, 1).copy())[:, 0]
+
+    closest, likeness = closest_motifs(turned_mirrored, prototypes)
+
+    assert closest.tolist() == [0] and likeness[0] > 0.99
+
+
+def test_a_motif_matching_on_more_pages_than_it_was_found_on_is_refused() -> None:
+    motif_of = np.array([0, 0, 1, 1, 1])
+    page_of = np.array([3, 3, 4, 5, 6])
+    pages_found = np.array([4, 4])
+
+    trusted = trusted_matches(motif_of, page_of, pages_found, share=0.5)
+
+    # Motif 0 matches on one page of the four it was found on; motif 1, on three.
+    assert trusted.tolist() == [True, True, False, False, False]
+
+
+def test_a_block_set_aside_is_found_and_a_letter_like_motif_finds_nothing() -> None:
+    located = []
+    for page in range(4):
+        # The flag block, kept on four pages; the ring, kept on two only.
+        pixels = _blank()
+        kept = [_flag(pixels, 10, 10), _flag(pixels, 60, 10), _flag(pixels, 110, 10)]
+        if page < 2:
+            kept += [_ring(pixels, 200, 10), _ring(pixels, 240, 10)]
+        located.append(_page(f"kept{page}", kept, [], pixels))
+    pixels = _blank()
+    set_aside = [_flag(pixels, 10, 60), _flag(pixels, 60, 60)]
+    located.append(_page("set-aside", [], [*set_aside, (5, 55, 110, 50)], pixels))
+    for page in range(3):
+        # Rings set aside on three more pages: more pages than the ring was found on.
+        pixels = _blank()
+        located.append(_page(f"rings{page}", [], [_ring(pixels, 20, 20)], pixels))
+    describer = TemplateDescriber()
+    findings = _describe(located, describer, None)
+    params = BaselineParams()
+    first = assemble(findings, params, describer, None)
+
+    found = _found_by_the_dictionary(findings, first, describer, params)
+
+    assert found[:4] == [None] * 4
+    # The two blocks, not the box around both (less alike to the block: the likest first).
+    assert sorted(found[4] or []) == sorted(set_aside)
+    assert found[5:] == [None] * 3
