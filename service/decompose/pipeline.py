@@ -108,9 +108,10 @@ class PageFindings:
     strokes: np.ndarray  # (M, 4) the page's letter-sized components (x, y, w, h)
     x_height: float  # the page's text x-height, in pixels
     details: np.ndarray | None = None  # (N, s, s) uint8 larger crops, kept for a catalogue
-    # Shapes segmentation set aside (blocks of large components, clusters of strokes), to be
-    # compared with the collection's motifs (``dictionary``).
-    spares: list[Box] = field(default_factory=list)
+    # (M, 4) shapes segmentation set aside (blocks of large components, clusters of strokes),
+    # to be compared with the collection's motifs (``dictionary``); an array, not boxes, as a
+    # page sets aside hundreds and a collection holds thousands of pages.
+    spares: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.int64))
 
 
 @dataclass
@@ -285,7 +286,10 @@ def _found_by_the_dictionary(
         [page.boxes[i] for i in kept]
         for page, (_, kept) in zip(findings, _kept_per_page(findings, found), strict=True)
     ]
-    spares = [_outside(page.spares, kept) for page, kept in zip(findings, kept_boxes, strict=True)]
+    spares = [
+        _outside(as_boxes(page.spares), kept)
+        for page, kept in zip(findings, kept_boxes, strict=True)
+    ]
     matches = _dictionary_matches(
         findings, spares, found.clustering.views[motifs], describer, chosen.likeness
     )
@@ -473,7 +477,7 @@ class _Located:
     boxes: list[Box]
     strokes: np.ndarray  # the page's letter-sized components
     x_height: float
-    spares: list[Box]  # shapes set aside, see ``PageFindings``
+    spares: np.ndarray  # shapes set aside, see ``PageFindings``
 
 
 def _locate(page: PageImage, params: BaselineParams) -> _Located:
@@ -485,8 +489,8 @@ def _locate(page: PageImage, params: BaselineParams) -> _Located:
         sized = split_by_size(mask, params.segment, fallback_x_height(mask.shape[0]))
         boxes, shapes = _find_boxes(ink, mask, sized, params)
     least = params.dictionary.min_size_in_x_heights * sized[2]
-    spares = [box for box in dict.fromkeys(shapes) if max(box[2:]) >= least]
-    return _Located(page, ink, boxes, sized[1], sized[2], spares)
+    spares = np.array([box for box in dict.fromkeys(shapes) if max(box[2:]) >= least])
+    return _Located(page, ink, boxes, sized[1], sized[2], spares.reshape(-1, 4).astype(np.int64))
 
 
 def _find_boxes(

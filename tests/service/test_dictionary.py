@@ -43,7 +43,8 @@ def _ring(pixels: np.ndarray, x: int, y: int) -> Box:
 
 def _page(name: str, kept: list[Box], spares: list[Box], pixels: np.ndarray) -> _Located:
     page = PageImage(name, pixels)
-    return _Located(page, ink_map(pixels), kept, np.zeros((0, 4), np.int64), 20.0, spares)
+    shapes = np.array(spares, np.int64).reshape(-1, 4)
+    return _Located(page, ink_map(pixels), kept, np.zeros((0, 4), np.int64), 20.0, shapes)
 
 
 def _blank() -> np.ndarray:
