@@ -31,8 +31,10 @@ class DictionaryParams:
     # A motif is established with this many kept impressions, on this many pages at least.
     min_members: int = 3
     min_pages: int = 2
-    # Shapes shorter than this (long side, in x-heights) are specks and punctuation.
-    min_size_in_x_heights: float = 0.8
+    # Shapes shorter than this (long side, in x-heights) are specks and punctuation. Lower
+    # than chains go (``RepeatParams.min_size_in_x_heights``): a small sort recurring across
+    # the collection needs no alike neighbour to be found.
+    min_size_in_x_heights: float = 0.5
     # A motif's matches are refused when they fall on more pages than this share of the
     # pages it was found on.
     page_share: float = 0.5
