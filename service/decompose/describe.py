@@ -8,7 +8,7 @@ invariant to scale, rotation and mirror and tolerant of wear and inking.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -109,16 +109,20 @@ class TemplateDescriber:
     def views(self, crops: np.ndarray) -> np.ndarray:
         if len(crops) == 0:
             return np.zeros((0, len(ALL_ORIENTATIONS), 2 * TEMPLATE_SIZE**2), np.float32)
-        shapes = dihedral_views(np.stack([_downsampled(c) for c in crops]))
-        stretched = dihedral_views(np.stack([_stretched(c) for c in crops]))
-        return np.concatenate([shapes, stretched], axis=2) / np.sqrt(2.0)
+        return _both_halves(crops, dihedral_views)
 
     def upright(self, crops: np.ndarray) -> np.ndarray:
         if len(crops) == 0:
             return np.zeros((0, 2 * TEMPLATE_SIZE**2), np.float32)
-        shapes = upright_views(np.stack([_downsampled(c) for c in crops]))
-        stretched = upright_views(np.stack([_stretched(c) for c in crops]))
-        return np.concatenate([shapes, stretched], axis=1) / np.sqrt(2.0)
+        return _both_halves(crops, upright_views)
+
+
+def _both_halves(crops: np.ndarray, view: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``view`` of the crops as printed and of their ink stretched, joined along the last
+    axis and scaled so that the whole stays of unit length."""
+    shapes = view(np.stack([_downsampled(c) for c in crops]))
+    stretched = view(np.stack([_stretched(c) for c in crops]))
+    return np.concatenate([shapes, stretched], axis=-1) / np.sqrt(2.0)
 
 
 def _downsampled(crop: np.ndarray) -> np.ndarray:
