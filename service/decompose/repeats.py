@@ -27,6 +27,11 @@ from service.decompose.segment import (
 #: The parts of a run of alike blocks, trimmed to their ink, span at least this share of the
 #: broadest part's breadth (worn edges take a little).
 EVEN_BREADTH = 0.8
+#: A run alternating two sorts is cut between them at a blank at most this share of a
+#: period from the period's middle.
+BLANK_REACH = 0.15
+#: How much less alike than a run's periods the sorts that alternate in them need be.
+ALTERNATE_SLACK = 0.05
 
 
 @dataclass(frozen=True)
@@ -172,8 +177,56 @@ def periodic_runs(
             ink, mask, (x, y, w, h), partial_from=partial_from, likeness=params.likeness
         )
         if len(parts) >= params.min_chain and _alike(ink, parts, params.likeness):
-            found += parts
+            found += _alternate_sorts(ink, mask, parts, w >= h, params.likeness) or parts
     return found
+
+
+def _alternate_sorts(
+    ink: np.ndarray, mask: np.ndarray, parts: list[Box], horizontal: bool, likeness: float
+) -> list[Box] | None:
+    """The sorts of a run that alternates a sort with its mirror image (or its turn), or
+    None: the run's period holds two sorts, so its ``parts``, cut at the period, are pairs.
+
+    Each part is cut in two at a blank near its middle. The blanks so cut must be about as
+    wide as those between parts, as a band sets its sorts evenly; the halves must look alike
+    in some orientation, a little less than whole parts need (they are smaller, and wear
+    parts two small sorts more). A sort whose halves mirror each other has no blank between
+    them, or not one as wide as the space between sorts, and is left whole.
+    """
+    cut = [_cut_at_blank(mask, part, horizontal) for part in parts]
+    if None in cut:
+        return None
+    halves = [half for pair in cut if pair for half in pair[0]]
+    within = np.median([pair[1] for pair in cut if pair])
+    starts = [part[0] if horizontal else part[1] for part in parts]
+    ends = [
+        start + (part[2] if horizontal else part[3])
+        for start, part in zip(starts, parts, strict=True)
+    ]
+    between = max(1.0, float(np.median(np.subtract(starts[1:], ends[:-1]))))
+    if not 0.5 <= within / between <= 2.0:
+        return None
+    return halves if _alike(ink, halves, likeness - ALTERNATE_SLACK) else None
+
+
+def _cut_at_blank(mask: np.ndarray, part: Box, horizontal: bool) -> tuple[list[Box], int] | None:
+    """``part`` cut across the run at the blank (no ink from side to side) nearest its
+    middle, each half trimmed, with the blank's width; None where there is no such blank."""
+    x, y, w, h = part
+    inked = np.asarray(mask[y : y + h, x : x + w].any(axis=0 if horizontal else 1))
+    middle = len(inked) // 2
+    reach = max(1, round(BLANK_REACH * len(inked)))
+    blank = middle - reach + np.flatnonzero(~inked[middle - reach : middle + reach + 1])
+    if not len(blank):
+        return None
+    at = int(blank[np.argmin(np.abs(blank - middle))])
+    first, last = at, at
+    while first > 0 and not inked[first - 1]:
+        first -= 1
+    while last + 1 < len(inked) and not inked[last + 1]:
+        last += 1
+    halves = _cut(mask, part, [0, first, last + 1, len(inked)], horizontal)
+    return (halves, last - first + 1) if len(halves) == 2 else None
 
 
 def _in_line(boxes: np.ndarray, gap: int) -> np.ndarray:
@@ -273,12 +326,16 @@ def _lowest_cuts(profile: np.ndarray, period: float) -> list[int]:
     return cuts
 
 
-def _cut(mask: np.ndarray, box: Box, cuts: list[int]) -> list[Box]:
-    """The parts of ``box`` between consecutive ``cuts`` along its long axis, trimmed."""
+def _cut(mask: np.ndarray, box: Box, cuts: list[int], horizontal: bool | None = None) -> list[Box]:
+    """The parts of ``box`` between consecutive ``cuts`` along its long axis (or across
+    columns if ``horizontal``, rows if not), trimmed to their ink."""
     x, y, w, h = box
+    across_columns = w >= h if horizontal is None else horizontal
     parts = []
     for start, stop in itertools.pairwise(cuts):
-        part = (x + start, y, stop - start, h) if w >= h else (x, y + start, w, stop - start)
+        part = (
+            (x + start, y, stop - start, h) if across_columns else (x, y + start, w, stop - start)
+        )
         parts.append(_trim(mask, part))
     return [p for p in parts if p is not None]
 

@@ -75,6 +75,49 @@ def test_thin_swashes_set_touching_are_split_one_by_one() -> None:
     assert all(abs(w - 24) <= 4 and h == 115 for _, _, w, h in parts)
 
 
+def _hollow_sort() -> np.ndarray:
+    """A 24 x 24 square sort with one thick side and a dot, so that its mirror image differs."""
+    sort = np.zeros((24, 24), np.float32)
+    sort[:, :8] = 1.0
+    sort[:3] = 1.0
+    sort[-3:] = 1.0
+    sort[:, -2:] = 1.0
+    sort[6:10, 12:16] = 1.0
+    return sort
+
+
+def test_a_row_alternating_a_sort_and_its_mirror_image_is_split_one_by_one() -> None:
+    # The row's period holds two sorts (the sort, then its mirror image): cut at the period
+    # alone, it would be read as pairs.
+    ink = np.zeros((120, 400), np.float32)
+    corners = [(20 + 28 * i, 40) for i in range(10)]
+    for i, (x, y) in enumerate(corners):
+        ink[y : y + 24, x : x + 24] = _hollow_sort()[:, ::-1] if i % 2 else _hollow_sort()
+    mask = ink > 0.5
+
+    found = periodic_runs(ink, mask, component_boxes(mask), X_HEIGHT)
+
+    assert sorted(found) == [(x, y, 24, 24) for x, y in corners]
+
+
+def test_a_sort_of_two_mirrored_strokes_closer_than_the_sorts_is_not_cut_in_two() -> None:
+    bracket = np.zeros((24, 11), np.float32)
+    bracket[:, :4] = 1.0
+    bracket[:4] = 1.0
+    bracket[-4:] = 1.0
+    # Each sort is a bracket and its mirror image, 1 pixel apart; the sorts stand 5 apart.
+    ink = np.zeros((120, 400), np.float32)
+    corners = [(20 + 28 * i, 40) for i in range(10)]
+    for x, y in corners:
+        ink[y : y + 24, x : x + 11] = bracket
+        ink[y : y + 24, x + 12 : x + 23] = bracket[:, ::-1]
+    mask = ink > 0.5
+
+    found = periodic_runs(ink, mask, component_boxes(mask), X_HEIGHT)
+
+    assert sorted(found) == [(x, y, 23, 24) for x, y in corners]
+
+
 def test_a_word_of_touching_letters_is_not_cut_at_its_stems() -> None:
     # Eight stems 24 px apart joined at the foot, as "llum" set touching: every other stem
     # rises as an ascender, so the parts a stem period apart are not one block repeated.
