@@ -319,6 +319,29 @@ def test_narrow_engraved_sorts_are_blocks_where_they_repeat() -> None:
     assert _locate(alone, BaselineParams()).boxes == []
 
 
+def test_a_worn_sort_joined_to_its_neighbour_by_a_speck_stays_a_sort_of_its_row() -> None:
+    # A row of ten hollow squares 56 px broad (1.5 x-heights), 9 px apart. The fifth has lost
+    # the corners of its top bar, and a speck stands in the blank after it: its pieces, the
+    # speck and the next square make a tight cluster of strokes, as an engraved block's are.
+    gray = _page_with_type()
+    square = np.zeros((56, 56), bool)
+    square[:4] = square[-4:] = True
+    square[:, :4] = square[:, -4:] = True
+    worn = square.copy()
+    worn[:4, 4:6] = worn[:4, 50:52] = False
+    corners = [100 + 65 * i for i in range(10)]
+    for i, x in enumerate(corners):
+        gray[100:156, x : x + 56][worn if i == 4 else square] = 20
+    gray[102:106, 419:422] = 20
+
+    found = sorted(_locate(PageImage("row", gray), BaselineParams()).boxes)
+
+    # One box per square (the two beside the speck reach over it), none around two of them.
+    assert len(found) == len(corners)
+    assert all(abs(x - corner) <= 5 for (x, *_), corner in zip(found, corners, strict=True))
+    assert max(w for _, _, w, _ in found) < 65
+
+
 def _page_of_rings(scan_border: bool) -> tuple[PageImage, list[tuple[int, int, int, int]]]:
     """Three lines of type 40 px tall under a row of six crossed rings, each one piece under
     two x-heights, found as a chain of alike pieces; with ``scan_border``, the scanner's dark
