@@ -12,6 +12,7 @@ and eight petals look alike at the descriptor's scale, not at twice it.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -181,7 +182,8 @@ def _split_mixed(
             continue
         crops = _upright_crops(fine.crops[members], found.views[members], params)
         decisive = fine.sides[members] >= params.split_min_side
-        parts = _shapes(crops, decisive, params, params.split_depth)
+        keys = np.array([zlib.crc32(crop.tobytes()) for crop in fine.crops[members]])
+        parts = _shapes(crops, decisive, keys, params, params.split_depth)
         count = int(parts.max()) + 1
         if count == 1:
             continue
@@ -233,35 +235,34 @@ def _shifted_to(mean: np.ndarray, crops: np.ndarray, reach: int) -> np.ndarray:
 
 
 def _shapes(
-    crops: np.ndarray, decisive: np.ndarray, params: ClusterParams, depth: int
+    crops: np.ndarray, decisive: np.ndarray, keys: np.ndarray, params: ClusterParams, depth: int
 ) -> np.ndarray:
     """Which shape each of the (N, D) ``crops`` shows, 0 to K - 1: split in two while the
-    ``decisive`` crops (the sharp ones) hold two shapes, ``depth`` times at most."""
+    ``decisive`` crops (the sharp ones) hold two shapes, ``depth`` times at most. ``keys``
+    (a hash of each member's own crop) choose the judges of a large motif."""
     parts = np.zeros(len(crops), dtype=np.int64)
-    second = _second_shape(crops, decisive, params) if depth else None
+    second = _second_shape(crops, decisive, keys, params) if depth else None
     if second is None:
         return parts
-    first_parts = _shapes(crops[~second], decisive[~second], params, depth - 1)
-    second_parts = _shapes(crops[second], decisive[second], params, depth - 1)
+    first, other = ~second, second
+    first_parts = _shapes(crops[first], decisive[first], keys[first], params, depth - 1)
+    second_parts = _shapes(crops[other], decisive[other], keys[other], params, depth - 1)
     parts[~second] = first_parts
     parts[second] = second_parts + first_parts.max() + 1
     return parts
 
 
 def _second_shape(
-    crops: np.ndarray, decisive: np.ndarray, params: ClusterParams
+    crops: np.ndarray, decisive: np.ndarray, keys: np.ndarray, params: ClusterParams
 ) -> np.ndarray | None:
     """Mask of the crops showing the second of two clearly different shapes, or None.
 
     The decisive crops are cut in two by Ward linkage and judged; then every crop, decisive or
     not, goes with the half whose mean it is more alike.
     """
-    judges = crops[decisive]
+    judges = crops[judging(decisive, keys, params.split_judges)]
     if len(judges) < 2 * params.min_split:
         return None
-    if len(judges) > params.split_judges:
-        # Evenly spaced, so that the same collection always gets the same split.
-        judges = judges[np.linspace(0, len(judges) - 1, params.split_judges).astype(np.int64)]
     half = fcluster(linkage(judges, method="ward"), 2, criterion="maxclust") == 2
     if min(half.sum(), (~half).sum()) < params.min_split:
         return None
@@ -272,6 +273,17 @@ def _second_shape(
     centres = normalise(np.stack([judges[~half].mean(axis=0), judges[half].mean(axis=0)]))
     second = np.argmax(crops @ centres.T, axis=1) == 1
     return second if 0 < second.sum() < len(crops) else None
+
+
+def judging(decisive: np.ndarray, keys: np.ndarray, most: int) -> np.ndarray:
+    """Indices of the members that judge a split: the ``decisive`` ones, or of these the
+    ``most`` whose ``keys`` (hashes of their own crops) are lowest. So the same collection
+    always gets the same judges, and one impression more or fewer changes one judge at most
+    (taken evenly spaced, they would all shift)."""
+    chosen = np.flatnonzero(decisive)
+    if len(chosen) <= most:
+        return chosen
+    return np.sort(chosen[np.argsort(keys[chosen], kind="stable")[:most]])
 
 
 def _likeness_gap(crops: np.ndarray, half: np.ndarray) -> float:

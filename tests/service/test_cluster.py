@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from service.decompose.cluster import PERMUTE, ClusterParams, FineCrops, cluster_views, grouped
+from service.decompose.cluster import (
+    PERMUTE,
+    ClusterParams,
+    FineCrops,
+    cluster_views,
+    grouped,
+    judging,
+)
 from service.decompose.describe import dihedral_views
 from service.dihedral import ALL_ORIENTATIONS, inverse, orient
 
@@ -168,3 +175,17 @@ def test_instances_are_grouped_by_key_in_their_order() -> None:
     groups = grouped(np.array([0, 1, 2, 4, 5]), keys)
 
     assert [group.tolist() for group in groups] == [[1, 4], [0, 2, 5]]
+
+
+def test_one_impression_more_changes_one_judge_of_a_large_motif_at_most() -> None:
+    rng = np.random.default_rng(0)
+    keys = rng.integers(0, 2**32, 400)
+    decisive = rng.random(400) < 0.8
+    judges = judging(decisive, keys, 64)
+    # The same impressions, and one more: an instance added to the collection.
+    more = judging(np.append(decisive, True), np.append(keys, 12345), 64)
+
+    assert len(judges) == len(more) == 64
+    assert decisive[judges].all()
+    assert len(set(judges.tolist()) ^ set(more.tolist())) <= 2
+    assert judging(decisive, keys, 400).tolist() == np.flatnonzero(decisive).tolist()
