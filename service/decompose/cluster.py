@@ -244,10 +244,10 @@ def _shapes(
     second = _second_shape(crops, decisive, keys, params) if depth else None
     if second is None:
         return parts
-    first, other = ~second, second
+    first = ~second
     first_parts = _shapes(crops[first], decisive[first], keys[first], params, depth - 1)
-    second_parts = _shapes(crops[other], decisive[other], keys[other], params, depth - 1)
-    parts[~second] = first_parts
+    second_parts = _shapes(crops[second], decisive[second], keys[second], params, depth - 1)
+    parts[first] = first_parts
     parts[second] = second_parts + first_parts.max() + 1
     return parts
 

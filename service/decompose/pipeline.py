@@ -51,6 +51,7 @@ from service.decompose.segment import (
     group_ornaments,
     ink_map,
     large_instances,
+    lying_within,
     misread_x_height,
     narrow_stroke_blocks,
     not_page_wide,
@@ -510,12 +511,15 @@ def _find_boxes(
     engraved_groups = stroke_groups(pieces, x_height, ink.shape, params.segment)
     repeats = params.repeats
     runs = periodic_runs(ink, mask, pieces, x_height, repeats)
-    # A cluster of strokes holding two sorts of a row is those sorts, not one engraved block
-    # (a worn sort's pieces, or a speck, join it to its neighbour).
+    sorts = np.array(runs, dtype=np.int64).reshape(-1, 4)
+    # A cluster of strokes holding two sorts of a row (half their area or more) is those
+    # sorts, not one engraved block (a worn sort's pieces, or a speck, join it to its
+    # neighbour).
     engraved = [
         box
         for box in stroke_blocks(engraved_groups, x_height, params.segment)
-        if not set_in_lines(ink, box, small, params.text) and _count_within(box, runs) < 2
+        if not set_in_lines(ink, box, small, params.text)
+        and lying_within(sorts, box, 0.5).sum() < 2
     ]
     seeded += _outside(engraved, seeded)
     partial_from = repeats.partial_run_breadth_in_x_heights * x_height
@@ -715,18 +719,6 @@ def _outside(boxes: list[Box], occupied: list[Box]) -> list[Box]:
         return boxes
     hits = np.asarray(overlapping(np.array(boxes), np.array(occupied)).any(axis=1))
     return [box for box, hit in zip(boxes, hits, strict=True) if not hit]
-
-
-def _count_within(box: Box, others: list[Box], share: float = 0.5) -> int:
-    """How many of ``others`` have at least ``share`` of their area within ``box``."""
-    if not others:
-        return 0
-    x, y, w, h = box
-    inner = np.array(others, dtype=np.int64)
-    overlap_w = np.minimum(inner[:, 0] + inner[:, 2], x + w) - np.maximum(inner[:, 0], x)
-    overlap_h = np.minimum(inner[:, 1] + inner[:, 3], y + h) - np.maximum(inner[:, 1], y)
-    shared = np.clip(overlap_w, 0, None) * np.clip(overlap_h, 0, None)
-    return int((shared >= share * inner[:, 2] * inner[:, 3]).sum())
 
 
 def _crops(ink: np.ndarray, boxes: list[Box], size: int) -> np.ndarray:

@@ -156,6 +156,15 @@ def overlapping(a: np.ndarray, b: np.ndarray, gap: np.ndarray | int = 0) -> np.n
     )
 
 
+def lying_within(boxes: np.ndarray, box: Box, share: float) -> np.ndarray:
+    """Mask of the (N, 4) ``boxes`` that have at least ``share`` of their area inside ``box``."""
+    x, y, w, h = box
+    shared_w = np.minimum(boxes[:, 0] + boxes[:, 2], x + w) - np.maximum(boxes[:, 0], x)
+    shared_h = np.minimum(boxes[:, 1] + boxes[:, 3], y + h) - np.maximum(boxes[:, 1], y)
+    shared = np.maximum(shared_w, 0) * np.maximum(shared_h, 0)
+    return np.asarray(shared >= share * boxes[:, 2] * boxes[:, 3])
+
+
 def pairwise_gaps(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(N, N) horizontal and vertical gaps between boxes; negative where their spans overlap
     (then minus the length they share)."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.decompose.constellations import Piece
-from service.decompose.segment import Box, enclosing_box, relative_gaps
+from service.decompose.segment import Box, enclosing_box, lying_within, relative_gaps
 
 
 @dataclass(frozen=True)
@@ -133,14 +133,11 @@ def _adjacent(boxes: np.ndarray, max_gap: float) -> np.ndarray:
     return adjacent
 
 
-def _closure(boxes: np.ndarray, group: frozenset[int], within: float) -> frozenset[int]:
-    """``group`` with every box lying within its union, until the union stops growing."""
+def _closure(boxes: np.ndarray, group: frozenset[int], share: float) -> frozenset[int]:
+    """``group`` with every box lying within its union (``share`` of its area or more),
+    until the union stops growing."""
     while True:
-        x, y, w, h = enclosing_box(boxes[list(group)])
-        shared_w = np.minimum(boxes[:, 0] + boxes[:, 2], x + w) - np.maximum(boxes[:, 0], x)
-        shared_h = np.minimum(boxes[:, 1] + boxes[:, 3], y + h) - np.maximum(boxes[:, 1], y)
-        shared = np.maximum(shared_w, 0) * np.maximum(shared_h, 0)
-        inside = shared >= within * boxes[:, 2] * boxes[:, 3]
+        inside = lying_within(boxes, enclosing_box(boxes[list(group)]), share)
         closed = group | frozenset(int(i) for i in np.flatnonzero(inside))
         if closed == group:
             return group
