@@ -30,6 +30,11 @@ EVEN_BREADTH = 0.8
 #: A run alternating two sorts is cut between them at a blank at most this share of a
 #: period from the period's middle.
 BLANK_REACH = 0.15
+#: Boxes in one row share at least this much of the shorter one's height.
+ROW_OVERLAP = 0.8
+#: Paper between two sorts is at most this share of pixels half ink or darker (a speck, not
+#: a letter).
+BLANK_SHARE = 0.02
 #: How much less alike than a run's periods the sorts that alternate in them need be.
 ALTERNATE_SLACK = 0.05
 
@@ -38,8 +43,13 @@ ALTERNATE_SLACK = 0.05
 class RepeatParams:
     # Components smaller than this many x-heights are specks or punctuation.
     min_size_in_x_heights: float = 0.8
-    # Neighbours within this fraction of their size can belong to one chain.
+    # Neighbours within this fraction of their size can belong to one chain...
     gap_fraction: float = 0.6
+    # ...and so can neighbours side by side in a row within this one, with blank paper
+    # between them and none closer: a band spaced to the breadth of its largest block sets
+    # its small sorts nearly their own breadth apart. Only in a row: letters of lines set
+    # one under another stand as far apart, and their stems are alike.
+    row_gap_fraction: float = 1.0
     # Neighbours at least this alike (correlation, any orientation) are the same sort.
     likeness: float = 0.92
     # Neighbours both this many x-heights broad or more, broader than any letter, need only
@@ -83,7 +93,13 @@ def chained_repeats(
     nodes = np.concatenate([candidates, found]).astype(np.int64)
     if len(candidates) == 0 or len(nodes) < params.min_chain:
         return []
-    first, second = _neighbour_pairs(nodes, params.gap_fraction)
+    close = _neighbour_pairs(nodes, params.gap_fraction)
+    spaced = _spaced_in_a_row(ink, nodes, params.row_gap_fraction)
+    # Only sorts with no close neighbour: the pieces of a worn sort set close stand apart
+    # from each other too, and chained so they would stand for the whole sorts.
+    alone = ~np.isin(spaced, np.concatenate(close)).any(axis=0)
+    spaced = spaced[:, alone]
+    first, second = np.unique(np.concatenate([np.stack(close), spaced], axis=1), axis=1)
     if len(first) == 0:
         return []
     views = dihedral_views(np.stack([template(ink, box) for box in as_boxes(nodes)]))
@@ -93,7 +109,9 @@ def chained_repeats(
         broad[first] & broad[second], params.worn_likeness, params.likeness
     )
     chained = _in_groups_of(first[alike], second[alike], len(nodes), params.min_chain)
-    patterned = _patterned(nodes, views, first, second, params)
+    # Patterns are read among close neighbours only: spaced that wide, a grid's rows would
+    # join the lines of text beside them.
+    patterned = _patterned(nodes, views, *close, params)
     return as_boxes(candidates[(chained | patterned)[: len(candidates)]])
 
 
@@ -256,6 +274,24 @@ def _neighbour_pairs(boxes: np.ndarray, gap_fraction: float) -> tuple[np.ndarray
     near &= (ratio > 0.8) & (ratio < 1.25)
     first, second = np.nonzero(np.triu(near | near.T, k=1))
     return first, second
+
+
+def _spaced_in_a_row(ink: np.ndarray, boxes: np.ndarray, gap_fraction: float) -> np.ndarray:
+    """(2, P) index pairs (i < j) of boxes of similar size side by side in a row (their
+    heights overlapping by most of the shorter's), within ``gap_fraction`` of their size, with
+    blank paper between them: a letter between two alike ones makes them no band."""
+    first, second = _neighbour_pairs(boxes, gap_fraction)
+    top = np.maximum(boxes[first, 1], boxes[second, 1])
+    bottom = np.minimum(boxes[first, 1] + boxes[first, 3], boxes[second, 1] + boxes[second, 3])
+    left = np.minimum(boxes[first, 0] + boxes[first, 2], boxes[second, 0] + boxes[second, 2])
+    right = np.maximum(boxes[first, 0], boxes[second, 0])
+    shorter = np.minimum(boxes[first, 3], boxes[second, 3])
+    level = (bottom - top >= ROW_OVERLAP * shorter) & (right > left)
+    blank = [
+        level[k] and np.mean(ink[top[k] : bottom[k], left[k] : right[k]] >= 0.5) <= BLANK_SHARE
+        for k in range(len(first))
+    ]
+    return np.stack([first[blank], second[blank]])
 
 
 def split_touching(

@@ -197,6 +197,40 @@ def test_a_grid_alternating_two_sorts_is_found_though_no_neighbours_are_alike() 
     assert sorted((x, y) for x, y, _, _ in found) == sorted(corners)
 
 
+def _spaced_triangles(step: tuple[int, int], count: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """Triangles of 24 px set ``step`` (dx, dy) apart: 20 px of paper between neighbours."""
+    ink = np.zeros((300, 300), np.float32)
+    corners = [(20 + step[0] * i, 20 + step[1] * i) for i in range(count)]
+    for x, y in corners:
+        _triangle(ink, x, y)
+    return ink, np.array([(x, y, 24, 24) for x, y in corners])
+
+
+def test_a_row_of_sorts_spaced_nearly_their_breadth_apart_is_chained() -> None:
+    ink, sorts = _spaced_triangles((44, 0))
+
+    assert chained_repeats(ink, sorts, X_HEIGHT) == [tuple(box) for box in sorts]
+    # Read as close neighbours only, they stand too far apart to chain.
+    close_only = RepeatParams(row_gap_fraction=RepeatParams.gap_fraction)
+    assert chained_repeats(ink, sorts, X_HEIGHT, params=close_only) == []
+
+
+def test_alike_shapes_as_far_apart_one_under_another_are_not_chained() -> None:
+    # The stems of letters in lines set one under another stand so.
+    ink, sorts = _spaced_triangles((0, 44))
+
+    assert chained_repeats(ink, sorts, X_HEIGHT) == []
+
+
+def test_alike_shapes_with_a_smaller_one_between_them_are_not_a_spaced_row() -> None:
+    # "p o p o p": the letter between two alike ones, too small to be a candidate, is ink.
+    ink, sorts = _spaced_triangles((44, 0))
+    for x, y, _, _ in sorts[:-1]:
+        ink[y + 10 : y + 20, x + 29 : x + 39] = 1.0
+
+    assert chained_repeats(ink, sorts, X_HEIGHT) == []
+
+
 def test_sorts_set_between_blocks_found_already_are_read_as_one_grid_with_them() -> None:
     # Three rows of rings and triangles in turn, the rings found already as blocks: the
     # triangles alone stand in columns of three, too short a chain and too few a group.
