@@ -47,6 +47,7 @@ from service.decompose.segment import (
     as_boxes,
     binarize,
     block_shaped,
+    enclosing_box,
     fallback_x_height,
     group_ornaments,
     ink_map,
@@ -73,6 +74,9 @@ DESCRIBE_BATCH_PAGES = 8
 DESCRIBE_BATCH_SPARES = 2048
 #: Side of the finer crops that tell apart motifs alike at the template's size.
 FINE_SIZE = 2 * TEMPLATE_SIZE
+#: A shape set aside grown over kept instances is a whole of them when its box is at least
+#: this many times the largest one's area.
+PIECE_AREA = 4.0
 T = TypeVar("T")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 
@@ -288,7 +292,7 @@ def _found_by_the_dictionary(
         for page, (_, kept) in zip(findings, _kept_per_page(findings, found), strict=True)
     ]
     spares = [
-        _outside(as_boxes(page.spares), kept)
+        _outside(as_boxes(page.spares), kept) + _round_kept_pieces(as_boxes(page.spares), kept)
         for page, kept in zip(findings, kept_boxes, strict=True)
     ]
     matches = _dictionary_matches(
@@ -306,11 +310,33 @@ def _found_by_the_dictionary(
         if not _overlaps_any(match.box, added[match.page]):
             added[match.page].append(match.box)
     return [
-        [box for box in page.boxes if box in kept or not _overlaps_any(box, more)] + more
-        if more
-        else None
+        [box for box in page.boxes if _left_beside(box, kept, more)] + more if more else None
         for page, kept, more in zip(findings, kept_boxes, added, strict=True)
     ]
+
+
+def _round_kept_pieces(spares: list[Box], kept: list[Box]) -> list[Box]:
+    """Each shape set aside that overlaps kept instances, grown over them, where they are
+    small beside it: the strokes of a spoked flower cluster as its middle, set aside, while
+    its longest spokes, alike to each other, were kept as a motif of their own."""
+    if not kept:
+        return []
+    pieces = np.array(kept, dtype=np.int64)
+    grown = []
+    for spare in spares:
+        over = pieces[overlapping(pieces, np.array([spare]))[:, 0]]
+        union = enclosing_box(np.array([spare, *over]))
+        if len(over) and union[2] * union[3] >= PIECE_AREA * (over[:, 2] * over[:, 3]).max():
+            grown.append(union)
+    return grown
+
+
+def _left_beside(box: Box, kept: list[Box], found: list[Box]) -> bool:
+    """Whether a candidate stays beside the impressions ``found`` by the dictionary: a kept
+    one unless it lies within one of them (a piece of it), another unless it overlaps one."""
+    if box in kept:
+        return not any(lying_within(np.array([box]), whole, 0.5)[0] for whole in found)
+    return not _overlaps_any(box, found)
 
 
 class _Match(NamedTuple):

@@ -129,3 +129,44 @@ def test_a_block_set_aside_is_found_and_a_letter_like_motif_finds_nothing() -> N
     # The two blocks, not the box around both (less alike to the block: the likest first).
     assert sorted(found[4] or []) == sorted(set_aside)
     assert found[5:] == [None] * 3
+
+
+def _spoked_flower(pixels: np.ndarray, x: int, y: int) -> tuple[Box, list[Box], Box]:
+    """A 60 x 60 block cut as five pieces: four bars round a hollow square with a flag in it.
+    Returns the block, its bars and its middle."""
+    pixels[y + 16 : y + 44, x + 16 : x + 44] = 0
+    pixels[y + 22 : y + 38, x + 22 : x + 38] = 240
+    pixels[y + 25 : y + 30, x + 25 : x + 35] = 0
+    bars = [
+        (x + 26, y, 8, 14),
+        (x + 26, y + 46, 8, 14),
+        (x, y + 26, 14, 8),
+        (x + 46, y + 26, 14, 8),
+    ]
+    for bx, by, bw, bh in bars:
+        pixels[by : by + bh, bx : bx + bw] = 0
+    return (x, y, 60, 60), bars, (x + 13, y + 13, 34, 34)
+
+
+def test_the_middle_of_a_block_set_aside_is_grown_over_its_kept_pieces() -> None:
+    located = []
+    for page in range(4):
+        pixels = np.full((120, 400), 240, np.uint8)
+        kept = [_spoked_flower(pixels, 10 + 100 * i, 20)[0] for i in range(3)]
+        located.append(_page(f"whole{page}", kept, [], pixels))
+    # Here the flowers' bars, alike to each other, were kept as a motif of their own, and
+    # their middles set aside.
+    pixels = np.full((120, 400), 240, np.uint8)
+    flowers = [_spoked_flower(pixels, 10 + 100 * i, 20) for i in range(3)]
+    bars = [bar for _, flower_bars, _ in flowers for bar in flower_bars]
+    located.append(_page("pieces", bars, [middle for _, _, middle in flowers], pixels))
+    describer = TemplateDescriber()
+    findings = _describe(located, describer, None)
+    params = BaselineParams()
+    first = assemble(findings, params, describer, None)
+    assert first.kept[-len(bars) :].all()
+
+    found = _found_by_the_dictionary(findings, first, describer, params)
+
+    assert found[:4] == [None] * 4
+    assert sorted(found[4] or []) == sorted(block for block, _, _ in flowers)
