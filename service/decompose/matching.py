@@ -38,9 +38,8 @@ class MatchParams:
     # A placement must correlate at least this well with the block's ink.
     min_correlation: float = 0.75
     # A placement holds at least this share of the exemplar's ink: correlation ignores
-    # contrast, and the faint show-through of the other side of the leaf would match (a
-    # third of the ink, or less); an impression inked at half strength is still one.
-    min_ink_share: float = 0.45
+    # contrast, and the faint show-through of the other side of the leaf would match.
+    min_ink_share: float = 0.6
     # Ornaments are searched this many block sizes beyond their edges, then as many beyond
     # each block found, for at most ``max_rounds`` rounds. Where a line of three blocks ends,
     # the search also leaps one step along it, this many block sizes round the place of the

@@ -71,14 +71,6 @@ def test_faint_show_through_and_pieces_of_a_larger_block_are_not_impressions() -
     assert missed_placements(ink, found, found, X_HEIGHT, SegmentParams(), searched_widely) == []
 
 
-def test_an_impression_inked_at_half_strength_is_found() -> None:
-    block = _block()
-    ink = _page([(40, 40, block), (76, 40, 0.5 * block)])
-    found = [(40, 40, 30, 40)]
-
-    assert missed_placements(ink, found, found, X_HEIGHT, SegmentParams()) == [(76, 40, 30, 40)]
-
-
 def test_nothing_is_searched_far_from_the_ornaments() -> None:
     block = _block()
     ink = _page([(40, 40, block), (400, 220, block)])
