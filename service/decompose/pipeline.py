@@ -281,7 +281,8 @@ def _found_by_the_dictionary(
 ) -> list[list[Box] | None]:
     """Per page, its boxes with the shapes set aside that are impressions of the collection's
     established motifs (see ``dictionary``), in place of the candidates left out that they
-    overlap; None where there are none."""
+    overlap and of the kept pieces they hold (``_round_kept_pieces``); None where there are
+    none."""
     chosen = params.dictionary
     labels = found.clustering.labels
     motifs, pages_found = established_motifs(labels, found.kept, _page_of(findings), chosen)
