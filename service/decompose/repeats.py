@@ -94,11 +94,8 @@ def chained_repeats(
     if len(candidates) == 0 or len(nodes) < params.min_chain:
         return []
     close = _neighbour_pairs(nodes, params.gap_fraction)
-    spaced = _spaced_in_a_row(ink, nodes, params.row_gap_fraction)
-    # Only sorts with no close neighbour: the pieces of a worn sort set close stand apart
-    # from each other too, and chained so they would stand for the whole sorts.
-    alone = ~np.isin(spaced, np.concatenate(close)).any(axis=0)
-    spaced = spaced[:, alone]
+    crowded = np.isin(np.arange(len(nodes)), np.concatenate(close))
+    spaced = _spaced_in_a_row(ink, nodes, params.row_gap_fraction, crowded)
     first, second = np.unique(np.concatenate([np.stack(close), spaced], axis=1), axis=1)
     if len(first) == 0:
         return []
@@ -276,22 +273,33 @@ def _neighbour_pairs(boxes: np.ndarray, gap_fraction: float) -> tuple[np.ndarray
     return first, second
 
 
-def _spaced_in_a_row(ink: np.ndarray, boxes: np.ndarray, gap_fraction: float) -> np.ndarray:
+def _spaced_in_a_row(
+    ink: np.ndarray, boxes: np.ndarray, gap_fraction: float, crowded: np.ndarray
+) -> np.ndarray:
     """(2, P) index pairs (i < j) of boxes of similar size side by side in a row (their
-    heights overlapping by most of the shorter's), within ``gap_fraction`` of their size, with
-    blank paper between them: a letter between two alike ones makes them no band."""
+    heights sharing most of the shorter's), within ``gap_fraction`` of their size, with blank
+    paper between them (a letter between two alike ones makes them no band), neither of them
+    ``crowded`` (with a close neighbour: the pieces of a worn sort set close stand apart from
+    each other too, and chained so they would stand for the whole sorts)."""
     first, second = _neighbour_pairs(boxes, gap_fraction)
-    top = np.maximum(boxes[first, 1], boxes[second, 1])
-    bottom = np.minimum(boxes[first, 1] + boxes[first, 3], boxes[second, 1] + boxes[second, 3])
-    left = np.minimum(boxes[first, 0] + boxes[first, 2], boxes[second, 0] + boxes[second, 2])
-    right = np.maximum(boxes[first, 0], boxes[second, 0])
+    gap_x, gap_y = pairwise_gaps(boxes)
     shorter = np.minimum(boxes[first, 3], boxes[second, 3])
-    level = (bottom - top >= ROW_OVERLAP * shorter) & (right > left)
-    blank = [
-        level[k] and np.mean(ink[top[k] : bottom[k], left[k] : right[k]] >= 0.5) <= BLANK_SHARE
-        for k in range(len(first))
-    ]
+    level = (-gap_y[first, second] >= ROW_OVERLAP * shorter) & (gap_x[first, second] > 0)
+    level &= ~crowded[first] & ~crowded[second]
+    first, second = first[level], second[level]
+    blank = np.array(
+        [_blank_between(ink, boxes[a], boxes[b]) for a, b in zip(first, second, strict=True)],
+        dtype=bool,
+    )
     return np.stack([first[blank], second[blank]])
+
+
+def _blank_between(ink: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether the paper between two boxes side by side, over the height they share, is at
+    most ``BLANK_SHARE`` ink."""
+    top, bottom = max(a[1], b[1]), min(a[1] + a[3], b[1] + b[3])
+    left, right = min(a[0] + a[2], b[0] + b[2]), max(a[0], b[0])
+    return bool(np.mean(ink[top:bottom, left:right] >= 0.5) <= BLANK_SHARE)
 
 
 def split_touching(

@@ -222,6 +222,21 @@ def test_alike_shapes_as_far_apart_one_under_another_are_not_chained() -> None:
     assert chained_repeats(ink, sorts, X_HEIGHT) == []
 
 
+def test_the_pieces_of_worn_sorts_set_close_are_not_chained_across_the_spaces() -> None:
+    # Each sort worn into two mirrored halves 3 px apart; the sorts 18 px apart. Each half
+    # has its close neighbour (its other half), so the spaces between sorts chain nothing.
+    ink = np.zeros((100, 400), np.float32)
+    pieces = []
+    for i in range(6):
+        x = 20 + 45 * i
+        for row in range(24):
+            ink[20 + row, x : x + 1 + row // 2] = 1.0
+            ink[20 + row, x + 27 - row // 2 : x + 27] = 1.0
+        pieces += [(x, 20, 12, 24), (x + 15, 20, 12, 24)]
+
+    assert chained_repeats(ink, np.array(pieces), X_HEIGHT) == []
+
+
 def test_alike_shapes_with_a_smaller_one_between_them_are_not_a_spaced_row() -> None:
     # "p o p o p": the letter between two alike ones, too small to be a candidate, is ink.
     ink, sorts = _spaced_triangles((44, 0))
