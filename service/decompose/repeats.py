@@ -30,8 +30,9 @@ EVEN_BREADTH = 0.8
 #: A run alternating two sorts is cut between them at a blank at most this share of a
 #: period from the period's middle.
 BLANK_REACH = 0.15
-#: Boxes in one row share at least this much of the shorter one's height.
-ROW_OVERLAP = 0.8
+#: Boxes in one row share at least this much of the shorter one's height (a sort's ink need
+#: not fill its body: turned, it sits otherwise in it).
+ROW_OVERLAP = 0.5
 #: Paper between two sorts is at most this share of pixels half ink or darker (a speck, not
 #: a letter).
 BLANK_SHARE = 0.02
@@ -57,6 +58,10 @@ class RepeatParams:
     # block further than two of a small sort (worn tiles of one frame: 0.8-0.96).
     worn_from_in_x_heights: float = 1.5
     worn_likeness: float = 0.8
+    # Sorts spaced in a row with blank paper between them and no close neighbour need only be
+    # this alike: no word sets its letters so, and a worn small sort's impressions part
+    # as far as a worn block's.
+    spaced_likeness: float = 0.8
     # A chain needs this many alike members before its members count as vignettes.
     min_chain: int = 4
     # A close-set group of this many members or more that repeats at most ``max_designs``
@@ -96,15 +101,16 @@ def chained_repeats(
     close = _neighbour_pairs(nodes, params.gap_fraction)
     crowded = np.isin(np.arange(len(nodes)), np.concatenate(close))
     spaced = _spaced_in_a_row(ink, nodes, params.row_gap_fraction, crowded)
-    first, second = np.unique(np.concatenate([np.stack(close), spaced], axis=1), axis=1)
+    pairs = np.concatenate([np.stack(close), spaced], axis=1)
+    is_spaced = np.arange(pairs.shape[1]) >= len(close[0])
+    first, second = pairs
     if len(first) == 0:
         return []
     views = dihedral_views(np.stack([template(ink, box) for box in as_boxes(nodes)]))
     likeness = np.einsum("pvd,pd->pv", views[first], views[second, 0]).max(axis=1)
     broad = nodes[:, 2:].min(axis=1) >= params.worn_from_in_x_heights * x_height
-    alike = likeness >= np.where(
-        broad[first] & broad[second], params.worn_likeness, params.likeness
-    )
+    needed = np.where(broad[first] & broad[second], params.worn_likeness, params.likeness)
+    alike = likeness >= np.where(is_spaced, params.spaced_likeness, needed)
     chained = _in_groups_of(first[alike], second[alike], len(nodes), params.min_chain)
     # Patterns are read among close neighbours only: spaced that wide, a grid's rows would
     # join the lines of text beside them.
@@ -277,10 +283,10 @@ def _spaced_in_a_row(
     ink: np.ndarray, boxes: np.ndarray, gap_fraction: float, crowded: np.ndarray
 ) -> np.ndarray:
     """(2, P) index pairs (i < j) of boxes of similar size side by side in a row (their
-    heights sharing most of the shorter's), within ``gap_fraction`` of their size, with blank
-    paper between them (a letter between two alike ones makes them no band), neither of them
-    ``crowded`` (with a close neighbour: the pieces of a worn sort set close stand apart from
-    each other too, and chained so they would stand for the whole sorts)."""
+    heights sharing ``ROW_OVERLAP`` of the shorter's), within ``gap_fraction`` of their
+    size, with blank paper between them (a letter between two alike ones makes them no band),
+    neither of them ``crowded`` (with a close neighbour: the pieces of a worn sort set close
+    stand apart from each other too, and chained so they would stand for the whole sorts)."""
     first, second = _neighbour_pairs(boxes, gap_fraction)
     gap_x, gap_y = pairwise_gaps(boxes)
     shorter = np.minimum(boxes[first, 3], boxes[second, 3])

@@ -308,18 +308,19 @@ def test_sorts_worn_into_strokes_are_chained_by_their_clusters() -> None:
     assert sorted(found) == [(x, y, 40, 40) for x, y in corners]
 
 
-def _worn_tiles() -> tuple[np.ndarray, np.ndarray]:
-    """Six impressions of one 40 x 40 tile (a frame and its diagonals), each with a third of
-    its ink worn away at random: neighbours are 0.84-0.87 alike, under ``likeness``."""
+def _worn_tiles(step: int = 44, drop: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Six impressions of one 40 x 40 tile (a frame and its diagonals) set ``step`` px apart,
+    every other one ``drop`` px lower, each with a third of its ink worn away at random:
+    neighbours are 0.84-0.87 alike, under ``likeness``."""
     rng = np.random.default_rng(1)
     yy, xx = np.mgrid[:40, :40] / 39 * 2 - 1
     tile = (np.abs(xx) > 0.75) | (np.abs(yy) > 0.75) | (np.abs(np.abs(xx) - np.abs(yy)) < 0.25)
     ink = np.zeros((100, 400), np.float32)
     boxes = []
     for i in range(6):
-        x = 20 + 44 * i
-        ink[30:70, x : x + 40] = tile & (rng.random((40, 40)) >= 0.3)
-        boxes.append((x, 30, 40, 40))
+        x, y = 20 + step * i, 30 + drop * (i % 2)
+        ink[y : y + 40, x : x + 40] = tile & (rng.random((40, 40)) >= 0.3)
+        boxes.append((x, y, 40, 40))
     return ink, np.array(boxes)
 
 
@@ -329,6 +330,16 @@ def test_worn_impressions_of_a_block_broader_than_any_letter_are_chained() -> No
     assert chained_repeats(ink, tiles, x_height=20.0) == [tuple(tile) for tile in tiles]
     # As broad as a letter (under 1.5 x-heights of 30 px), they must be alike as sorts are.
     assert chained_repeats(ink, tiles, x_height=30.0) == []
+
+
+def test_worn_sorts_spaced_in_a_row_need_not_be_alike_as_close_sorts() -> None:
+    # As broad as a letter, 26 px of blank paper apart, every other one set 12 px lower (a
+    # turned sort's ink sits otherwise in its body): no word sets its letters so.
+    ink, tiles = _worn_tiles(step=66, drop=12)
+
+    assert chained_repeats(ink, tiles, x_height=30.0) == [tuple(tile) for tile in tiles]
+    strict = RepeatParams(spaced_likeness=RepeatParams.likeness)
+    assert chained_repeats(ink, tiles, x_height=30.0, params=strict) == []
 
 
 def test_the_clusters_of_a_line_of_text_are_not_chained() -> None:
