@@ -16,6 +16,14 @@ from scipy.sparse.csgraph import connected_components
 
 Box = tuple[int, int, int, int]
 
+#: Letters of one height seen on one baseline, each at most ``WORD_SPACE`` of that height
+#: from the next, that make a line of text: the a, c, e, m, n, o... of a line of words.
+LINE_LETTERS = 5
+WORD_SPACE = 1.5
+#: An x-height under this share of the page's height is smaller than books set their type
+#: (a folio's notes: 1/250 or so); components that small are letters only if seen in a line.
+SMALLEST_TYPE = 1 / 250
+
 
 @dataclass(frozen=True)
 class SegmentParams:
@@ -105,10 +113,10 @@ def text_x_height(boxes: np.ndarray, page_height: int) -> float:
     """The x-height of the page's text, from the heights of letter-like components.
 
     Letters of one height differ in width (i, n, m), while a repeated vignette does not, so a
-    height whose components all have the same width is ornament, not text. Among letter-like
-    heights, the one with the most ink (count times height) wins: the specks and pieces of a
-    finely cut ornament can outnumber the letters, but they are much smaller. A page with too
-    little text falls back to a typical proportion of small-format book pages.
+    height whose components all have the same width is ornament, not text. Among
+    letter-like heights, the one with the most ink (count times height) wins: the specks and
+    pieces of a finely cut ornament can outnumber the letters, but they are much smaller. A
+    page with too little text falls back to a typical proportion of small-format book pages.
     """
     heights = boxes[:, 3]
     if not (heights >= 3).any():
@@ -117,7 +125,9 @@ def text_x_height(boxes: np.ndarray, page_height: int) -> float:
     letter_like = [
         height
         for height in np.flatnonzero(counts >= 15)
-        if _widths_vary(boxes[np.abs(heights - height) <= max(1, height // 10), 2])
+        if _letter_like_height(
+            boxes[np.abs(heights - height) <= max(1, height // 10)], int(height), page_height
+        )
     ]
     if not letter_like:
         return fallback_x_height(page_height)
@@ -140,8 +150,33 @@ def misread_x_height(
     return int(letters.sum()) < params.min_letters and fallback_x_height(page_height) < x_height
 
 
+def _letter_like_height(boxes: np.ndarray, height: int, page_height: int) -> bool:
+    """Whether ``boxes``, components about ``height`` tall, may be the letters of the page's
+    text. Their widths vary (i, n, m); and, if they are smaller than type is set
+    (``SMALLEST_TYPE`` of the page), they stand in a line: the specks of a worn block, many
+    and of all widths, lie scattered."""
+    if not _widths_vary(boxes[:, 2]):
+        return False
+    return height >= SMALLEST_TYPE * page_height or _set_in_a_line(boxes, height)
+
+
 def _widths_vary(widths: np.ndarray) -> bool:
     return len(widths) >= 15 and widths.std() / max(widths.mean(), 1) >= 0.18
+
+
+def _set_in_a_line(boxes: np.ndarray, height: int) -> bool:
+    """Whether ``LINE_LETTERS`` of ``boxes`` (components about ``height`` tall) or more sit on
+    one baseline, each at most a wide word space (``WORD_SPACE`` heights) from the next."""
+    bottoms = boxes[:, 1] + boxes[:, 3]
+    for bottom in np.unique(bottoms):
+        on_it = boxes[np.abs(bottoms - bottom) <= max(1, height // 10)]
+        on_it = on_it[np.argsort(on_it[:, 0])]
+        gaps = on_it[1:, 0] - (on_it[:-1, 0] + on_it[:-1, 2])
+        breaks = np.flatnonzero(gaps > WORD_SPACE * height)
+        runs = np.diff(np.concatenate([[-1], breaks, [len(on_it) - 1]]))
+        if runs.max() >= LINE_LETTERS:
+            return True
+    return False
 
 
 def overlapping(a: np.ndarray, b: np.ndarray, gap: np.ndarray | int = 0) -> np.ndarray:

@@ -30,6 +30,7 @@ from service.decompose.segment import (
     component_boxes,
     misread_x_height,
     not_page_wide,
+    text_x_height,
 )
 from service.decompose.text import TextParams
 from service.decomposition import Decomposition
@@ -387,6 +388,33 @@ def test_an_x_height_told_by_few_components_is_misread_unless_under_the_fallback
     assert not misread_x_height(many, 100.0, 2400, params)
     # The fallback for a 2,400 px page is 24 px: a smaller x-height is kept.
     assert not misread_x_height(few // 5, 20.0, 2400, params)
+
+
+def _text_lines_and_specks(specks_in_lines: bool) -> np.ndarray:
+    """Two lines of 30 letters 20 px tall (widths 8-17, 5 px apart) and 500 specks 4 px tall
+    (widths 2-7), which outweigh the letters (500 x 4 against 60 x 20), scattered over a
+    worn block or, for the test's control, set in lines themselves."""
+    rng = np.random.default_rng(0)
+    letters = []
+    for line in range(2):
+        x = 100
+        for _ in range(30):
+            width = int(rng.integers(8, 18))
+            letters.append((x, 300 + 60 * line, width, 20))
+            x += width + 5
+    if specks_in_lines:
+        specks = [(50 + 8 * (i % 50), 1000 + 10 * (i // 50), 2 + i % 6, 4) for i in range(500)]
+    else:
+        xy = rng.integers(0, 600, size=(500, 2)) + [600, 900]
+        specks = [(int(x), int(y), 2 + i % 6, 4) for i, (x, y) in enumerate(xy)]
+    return np.array(letters + specks)
+
+
+def test_the_specks_of_a_worn_block_outnumbering_the_letters_do_not_set_the_x_height() -> None:
+    # A 2,000 px page sets no type 4 px high: specks that small are letters only in a line.
+    assert text_x_height(_text_lines_and_specks(specks_in_lines=False), 2000) == 20.0
+    # Set in lines, they would be type, small as they are (told within a pixel).
+    assert text_x_height(_text_lines_and_specks(specks_in_lines=True), 2000) <= 5.0
 
 
 def test_specks_inside_a_kept_block_are_dropped_and_a_rejected_candidate_holds_none() -> None:
