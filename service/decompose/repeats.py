@@ -11,6 +11,7 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -58,6 +59,9 @@ class RepeatParams:
     # block further than two of a small sort (worn tiles of one frame: 0.8-0.96).
     worn_from_in_x_heights: float = 1.5
     worn_likeness: float = 0.8
+    # So do shapes about square whose ink holds this many pieces or more lying wholly inside
+    # their box (the strokes of a worn block): a letter is one piece or two, a word is long.
+    worn_from_pieces: int = 4
     # Sorts spaced in a row with blank paper between them and no close neighbour need only be
     # this alike: no word sets its letters so, and a worn small sort's impressions part
     # as far as a worn block's.
@@ -109,6 +113,7 @@ def chained_repeats(
     views = dihedral_views(np.stack([template(ink, box) for box in as_boxes(nodes)]))
     likeness = np.einsum("pvd,pd->pv", views[first], views[second, 0]).max(axis=1)
     broad = nodes[:, 2:].min(axis=1) >= params.worn_from_in_x_heights * x_height
+    broad |= _of_many_pieces(ink, nodes, params.worn_from_pieces)
     needed = np.where(broad[first] & broad[second], params.worn_likeness, params.likeness)
     alike = likeness >= np.where(is_spaced, params.spaced_likeness, needed)
     chained = _in_groups_of(first[alike], second[alike], len(nodes), params.min_chain)
@@ -267,6 +272,20 @@ def _alike(ink: np.ndarray, boxes: list[Box], likeness: float) -> bool:
     views = dihedral_views(np.stack([template(ink, box) for box in boxes]))
     next_likeness = np.einsum("pvd,pd->pv", views[:-1], views[1:, 0]).max(axis=1)
     return bool(np.median(next_likeness) >= likeness)
+
+
+def _of_many_pieces(ink: np.ndarray, boxes: np.ndarray, least: int) -> np.ndarray:
+    """Mask of the boxes about square (at most 1.5 times longer one way) whose ink holds at
+    least ``least`` pieces lying wholly inside them (not touching their edges, where a
+    neighbour's strokes reach in)."""
+    found = np.zeros(len(boxes), dtype=bool)
+    for i, (x, y, w, h) in enumerate(boxes):
+        if max(w, h) > 1.5 * min(w, h):
+            continue
+        labels, count = ndimage.label(ink[y : y + h, x : x + w] >= 0.5)
+        edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+        found[i] = count - np.count_nonzero(edge) >= least
+    return found
 
 
 def _neighbour_pairs(boxes: np.ndarray, gap_fraction: float) -> tuple[np.ndarray, np.ndarray]:

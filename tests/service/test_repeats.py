@@ -6,6 +6,7 @@ import numpy as np
 
 from service.decompose.repeats import (
     RepeatParams,
+    _of_many_pieces,
     chained_repeats,
     periodic_runs,
     split_touching,
@@ -328,8 +329,17 @@ def test_worn_impressions_of_a_block_broader_than_any_letter_are_chained() -> No
     ink, tiles = _worn_tiles()
 
     assert chained_repeats(ink, tiles, x_height=20.0) == [tuple(tile) for tile in tiles]
-    # As broad as a letter (under 1.5 x-heights of 30 px), they must be alike as sorts are.
-    assert chained_repeats(ink, tiles, x_height=30.0) == []
+    # As broad as a letter (under 1.5 x-heights of 30 px), and their pieces not counted, they
+    # must be alike as sorts are.
+    by_size_alone = RepeatParams(worn_from_pieces=10**6)
+    assert chained_repeats(ink, tiles, x_height=30.0, params=by_size_alone) == []
+
+
+def test_worn_impressions_in_many_pieces_are_chained_though_as_small_as_letters() -> None:
+    # Worn away at random, each tile holds many pieces inside it: no letter does.
+    ink, tiles = _worn_tiles()
+
+    assert chained_repeats(ink, tiles, x_height=30.0) == [tuple(tile) for tile in tiles]
 
 
 def test_worn_sorts_spaced_in_a_row_need_not_be_alike_as_close_sorts() -> None:
@@ -340,6 +350,21 @@ def test_worn_sorts_spaced_in_a_row_need_not_be_alike_as_close_sorts() -> None:
     assert chained_repeats(ink, tiles, x_height=30.0) == [tuple(tile) for tile in tiles]
     strict = RepeatParams(spaced_likeness=RepeatParams.likeness)
     assert chained_repeats(ink, tiles, x_height=30.0, params=strict) == []
+
+
+def test_only_square_shapes_holding_pieces_away_from_their_edges_count_as_many_pieces() -> None:
+    ink = np.zeros((100, 400), np.float32)
+    for x in (10, 20, 30):  # three dots inside a 40 x 40 square, and a bar across it
+        ink[20:24, x + 10 : x + 14] = 1.0
+    ink[35:38, 15:45] = 1.0
+    ink[60:100, 100:140] = 1.0  # a square of ink and, beside it, four strokes along its edges
+    ink[0:40, 200:202] = ink[0:40, 238:240] = ink[0:2, 200:240] = ink[38:40, 200:240] = 1.0
+    for x in range(260, 380, 30):  # four dots inside a long box, as the letters of a word
+        ink[10:14, x + 10 : x + 14] = 1.0
+    boxes = np.array([(10, 10, 40, 40), (100, 60, 40, 40), (200, 0, 40, 40), (260, 0, 120, 24)])
+
+    assert _of_many_pieces(ink, boxes, least=4).tolist() == [True, False, False, False]
+    assert _of_many_pieces(ink, boxes, least=5).tolist() == [False, False, False, False]
 
 
 def test_the_clusters_of_a_line_of_text_are_not_chained() -> None:
