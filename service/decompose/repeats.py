@@ -113,7 +113,12 @@ def chained_repeats(
     views = dihedral_views(np.stack([template(ink, box) for box in as_boxes(nodes)]))
     likeness = np.einsum("pvd,pd->pv", views[first], views[second, 0]).max(axis=1)
     broad = nodes[:, 2:].min(axis=1) >= params.worn_from_in_x_heights * x_height
-    broad |= _of_many_pieces(ink, nodes, params.worn_from_pieces)
+    # Pieces are counted only where they can decide: close pairs alike as worn blocks, not
+    # as sorts, one of them too small to be broad.
+    undecided = ~is_spaced & (likeness >= params.worn_likeness) & (likeness < params.likeness)
+    ask = np.unique(np.concatenate([first[undecided], second[undecided]]))
+    ask = ask[~broad[ask]]
+    broad[ask] = _of_many_pieces(ink, nodes[ask], params.worn_from_pieces)
     needed = np.where(broad[first] & broad[second], params.worn_likeness, params.likeness)
     alike = likeness >= np.where(is_spaced, params.spaced_likeness, needed)
     chained = _in_groups_of(first[alike], second[alike], len(nodes), params.min_chain)

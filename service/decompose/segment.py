@@ -113,10 +113,10 @@ def text_x_height(boxes: np.ndarray, page_height: int) -> float:
     """The x-height of the page's text, from the heights of letter-like components.
 
     Letters of one height differ in width (i, n, m), while a repeated vignette does not, so a
-    height whose components all have the same width is ornament, not text. Among
-    letter-like heights, the one with the most ink (count times height) wins: the specks and
-    pieces of a finely cut ornament can outnumber the letters, but they are much smaller. A
-    page with too little text falls back to a typical proportion of small-format book pages.
+    height whose components all have the same width is ornament, not text. Among letter-like
+    heights, the one with the most ink (count times height) wins: the specks and pieces of a
+    finely cut ornament can outnumber the letters, but they are much smaller. A page with too
+    little text falls back to a typical proportion of small-format book pages.
     """
     heights = boxes[:, 3]
     if not (heights >= 3).any():
