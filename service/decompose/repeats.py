@@ -39,6 +39,12 @@ ROW_OVERLAP = 0.5
 BLANK_SHARE = 0.02
 #: How much less alike than a run's periods the sorts that alternate in them need be.
 ALTERNATE_SLACK = 0.05
+#: Two boxes are level when their centres lie within this share of the smaller one's side.
+LEVEL_SHARE = 0.25
+#: Impressions of one sort differ in breadth and height by at most this share...
+SIZE_SLACK = 0.15
+#: ...and a line of them steps by one pitch, give or take this share of it.
+PITCH_SLACK = 0.1
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,12 @@ class RepeatParams:
     # this alike: no word sets its letters so, and a worn small sort's impressions part
     # as far as a worn block's.
     spaced_likeness: float = 0.8
+    # Boxes of one size set at one pitch, across or down, this many or more, need only be
+    # ``even_likeness`` alike in the median of their neighbours: letters differ in breadth and
+    # stand at uneven pitches, while the impressions of one small worn sort part further
+    # than a sort's.
+    min_even: int = 6
+    even_likeness: float = 0.75
     # A chain needs this many alike members before its members count as vignettes.
     min_chain: int = 4
     # A close-set group of this many members or more that repeats at most ``max_designs``
@@ -121,6 +133,7 @@ def chained_repeats(
     broad[ask] = _of_many_pieces(ink, nodes[ask], params.worn_from_pieces)
     needed = np.where(broad[first] & broad[second], params.worn_likeness, params.likeness)
     alike = likeness >= np.where(is_spaced, params.spaced_likeness, needed)
+    alike |= _evenly_set(nodes, first, second, likeness, params)
     chained = _in_groups_of(first[alike], second[alike], len(nodes), params.min_chain)
     # Patterns are read among close neighbours only: spaced that wide, a grid's rows would
     # join the lines of text beside them.
@@ -172,10 +185,55 @@ def _patterned(
     return found
 
 
+def _evenly_set(
+    nodes: np.ndarray,
+    first: np.ndarray,
+    second: np.ndarray,
+    likeness: np.ndarray,
+    params: RepeatParams,
+) -> np.ndarray:
+    """Mask of the pairs (first[i], second[i]) in a line of at least ``min_even`` boxes of
+    one size, level across or down, set at one pitch, whose pairs are ``even_likeness`` alike
+    in the median (a band of small worn sorts: some neighbours part further than others)."""
+    centre = _centres(nodes)
+    offset = np.abs(centre[first] - centre[second])
+    tolerance = LEVEL_SHARE * np.minimum(nodes[first, 2:], nodes[second, 2:]).min(axis=1)
+    one_size = _of_one_size(nodes[first], nodes[second])
+    found = np.zeros(len(first), dtype=bool)
+    for along in (0, 1):
+        level = one_size & (offset[:, 1 - along] <= tolerance) & (offset[:, along] > 0)
+        group = _groups(first[level], second[level], len(nodes))
+        for label in np.flatnonzero(np.bincount(group) >= params.min_even):
+            members = np.flatnonzero(group == label)
+            inside = level & np.isin(first, members)
+            even = _at_one_pitch(centre[members, along])
+            if even and np.median(likeness[inside]) >= params.even_likeness:
+                found |= inside
+    return found
+
+
+def _of_one_size(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether boxes a[i] and b[i] differ in breadth and height by at most ``SIZE_SLACK``
+    (or two pixels): worn edges take a little of a sort's ink box."""
+    slack = np.maximum(2, SIZE_SLACK * a[:, 2:])
+    return (np.abs(a[:, 2:] - b[:, 2:]) <= slack).all(axis=1)
+
+
+def _at_one_pitch(positions: np.ndarray) -> bool:
+    """Whether the positions, in order, step by one pitch, give or take ``PITCH_SLACK``."""
+    steps = np.diff(np.sort(positions))
+    pitch = float(np.median(steps))
+    return pitch > 0 and bool((np.abs(steps - pitch) <= PITCH_SLACK * pitch).all())
+
+
+def _centres(boxes: np.ndarray) -> np.ndarray:
+    return boxes[:, :2] + boxes[:, 2:] / 2
+
+
 def _in_lines_of_three(boxes: np.ndarray) -> np.ndarray:
     """Mask of the boxes whose centre is level, across or down, with two others' or more."""
-    centre = boxes[:, :2] + boxes[:, 2:] / 2
-    tolerance = 0.25 * boxes[:, 2:].min(axis=1)
+    centre = _centres(boxes)
+    tolerance = LEVEL_SHARE * boxes[:, 2:].min(axis=1)
     level = np.abs(centre[:, None, :] - centre[None, :, :]) <= tolerance[:, None, None]
     return (level.sum(axis=1) >= 3).any(axis=1)
 

@@ -309,17 +309,18 @@ def test_sorts_worn_into_strokes_are_chained_by_their_clusters() -> None:
     assert sorted(found) == [(x, y, 40, 40) for x, y in corners]
 
 
-def _worn_tiles(step: int = 44, drop: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _worn_tiles(step: int = 44, drop: int = 0, stagger: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Six impressions of one 40 x 40 tile (a frame and its diagonals) set ``step`` px apart,
-    every other one ``drop`` px lower, each with a third of its ink worn away at random:
-    neighbours are 0.84-0.87 alike, under ``likeness``."""
+    every other one ``drop`` px lower, the last three ``stagger`` px further, each with a
+    third of its ink worn away at random: neighbours are 0.84-0.87 alike, under
+    ``likeness``."""
     rng = np.random.default_rng(1)
     yy, xx = np.mgrid[:40, :40] / 39 * 2 - 1
     tile = (np.abs(xx) > 0.75) | (np.abs(yy) > 0.75) | (np.abs(np.abs(xx) - np.abs(yy)) < 0.25)
     ink = np.zeros((100, 400), np.float32)
     boxes = []
     for i in range(6):
-        x, y = 20 + step * i, 30 + drop * (i % 2)
+        x, y = 20 + step * i + stagger * (i >= 3), 30 + drop * (i % 2)
         ink[y : y + 40, x : x + 40] = tile & (rng.random((40, 40)) >= 0.3)
         boxes.append((x, y, 40, 40))
     return ink, np.array(boxes)
@@ -329,9 +330,9 @@ def test_worn_impressions_of_a_block_broader_than_any_letter_are_chained() -> No
     ink, tiles = _worn_tiles()
 
     assert chained_repeats(ink, tiles, x_height=20.0) == [tuple(tile) for tile in tiles]
-    # As broad as a letter (under 1.5 x-heights of 30 px), and their pieces not counted, they
-    # must be alike as sorts are.
-    by_size_alone = RepeatParams(worn_from_pieces=10**6)
+    # As broad as a letter (under 1.5 x-heights of 30 px), their pieces not counted and their
+    # even setting not read, they must be alike as sorts are.
+    by_size_alone = RepeatParams(worn_from_pieces=10**6, min_even=10**6)
     assert chained_repeats(ink, tiles, x_height=30.0, params=by_size_alone) == []
 
 
@@ -340,6 +341,21 @@ def test_worn_impressions_in_many_pieces_are_chained_though_as_small_as_letters(
     ink, tiles = _worn_tiles()
 
     assert chained_repeats(ink, tiles, x_height=30.0) == [tuple(tile) for tile in tiles]
+
+
+def test_worn_sorts_set_evenly_in_a_row_need_be_alike_only_as_worn_blocks() -> None:
+    # As broad as a letter and their pieces not counted: six of one size at one pitch.
+    by_setting = RepeatParams(worn_from_pieces=10**6)
+    ink, tiles = _worn_tiles()
+
+    assert chained_repeats(ink, tiles, x_height=30.0, params=by_setting) == [
+        tuple(tile) for tile in tiles
+    ]
+    seven_needed = RepeatParams(worn_from_pieces=10**6, min_even=7)
+    assert chained_repeats(ink, tiles, x_height=30.0, params=seven_needed) == []
+    # Three of them set 10 px further: two pitches, as letters stand.
+    ink, tiles = _worn_tiles(stagger=10)
+    assert chained_repeats(ink, tiles, x_height=30.0, params=by_setting) == []
 
 
 def test_worn_sorts_spaced_in_a_row_need_not_be_alike_as_close_sorts() -> None:
