@@ -49,8 +49,11 @@ PITCH_SLACK = 0.1
 
 @dataclass(frozen=True)
 class RepeatParams:
-    # Components smaller than this many x-heights are specks or punctuation.
+    # Components smaller than this many x-heights are specks or punctuation...
     min_size_in_x_heights: float = 0.8
+    # ...and those thinner than this are hairlines: the pieces of a broken rule repeat as
+    # alike as sorts do.
+    min_thickness_in_x_heights: float = 0.1
     # Neighbours within this fraction of their size can belong to one chain...
     gap_fraction: float = 0.6
     # ...and so can neighbours side by side in a row within this one, with blank paper
@@ -108,8 +111,10 @@ def chained_repeats(
     groups, so that sorts set between them, as leaves between flowers in a grid, are read as
     one pattern with them; only ``boxes`` are returned."""
     params = params or RepeatParams()
-    size = boxes[:, 2:].max(axis=1) if len(boxes) else np.zeros(0)
-    candidates = boxes[size >= params.min_size_in_x_heights * x_height]
+    sides = np.sort(boxes.reshape(-1, 4)[:, 2:], axis=1)
+    large_enough = sides[:, 1] >= params.min_size_in_x_heights * x_height
+    thick_enough = sides[:, 0] >= params.min_thickness_in_x_heights * x_height
+    candidates = boxes.reshape(-1, 4)[large_enough & thick_enough]
     found = np.zeros((0, 4), np.int64) if beside is None else beside.reshape(-1, 4)
     nodes = np.concatenate([candidates, found]).astype(np.int64)
     if len(candidates) == 0 or len(nodes) < params.min_chain:

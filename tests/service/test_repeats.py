@@ -368,6 +368,18 @@ def test_worn_sorts_spaced_in_a_row_need_not_be_alike_as_close_sorts() -> None:
     assert chained_repeats(ink, tiles, x_height=30.0, params=strict) == []
 
 
+def test_the_pieces_of_a_broken_hairline_are_no_sorts() -> None:
+    # A rule one pixel thin, broken every 48 px (a skewed scan steps it): alike dashes.
+    ink = np.zeros((40, 700), np.float32)
+    dashes = [(20 + 64 * i, 20, 48, 1) for i in range(10)]
+    for x, y, w, h in dashes:
+        ink[y : y + h, x : x + w] = 1.0
+
+    assert chained_repeats(ink, np.array(dashes), x_height=25.0) == []
+    any_thickness = RepeatParams(min_thickness_in_x_heights=0.0)
+    assert chained_repeats(ink, np.array(dashes), x_height=25.0, params=any_thickness) == dashes
+
+
 def test_only_square_shapes_holding_pieces_away_from_their_edges_count_as_many_pieces() -> None:
     ink = np.zeros((100, 400), np.float32)
     for x in (10, 20, 30):  # three dots inside a 40 x 40 square, and a bar across it
