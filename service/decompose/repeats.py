@@ -111,10 +111,11 @@ def chained_repeats(
     groups, so that sorts set between them, as leaves between flowers in a grid, are read as
     one pattern with them; only ``boxes`` are returned."""
     params = params or RepeatParams()
-    sides = np.sort(boxes.reshape(-1, 4)[:, 2:], axis=1)
-    large_enough = sides[:, 1] >= params.min_size_in_x_heights * x_height
-    thick_enough = sides[:, 0] >= params.min_thickness_in_x_heights * x_height
-    candidates = boxes.reshape(-1, 4)[large_enough & thick_enough]
+    boxes = boxes.reshape(-1, 4)
+    shorter, longer = np.sort(boxes[:, 2:], axis=1).T
+    large_enough = longer >= params.min_size_in_x_heights * x_height
+    thick_enough = shorter >= params.min_thickness_in_x_heights * x_height
+    candidates = boxes[large_enough & thick_enough]
     found = np.zeros((0, 4), np.int64) if beside is None else beside.reshape(-1, 4)
     nodes = np.concatenate([candidates, found]).astype(np.int64)
     if len(candidates) == 0 or len(nodes) < params.min_chain:
