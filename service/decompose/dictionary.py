@@ -11,6 +11,12 @@ Type is the danger: a motif that looks like a letter (a round sort, a dot) would
 on every page. A block's missed impressions are a minority of its impressions, on fewer pages
 than it was found on; a letter-like motif's matches spread over far more pages than it was
 found on, so such a motif's matches are all refused.
+
+The dictionary also cuts apart blocks that segmentation left merged: touching tiles of a
+frame read in pairs, a band two rows deep read in squares of four. Clustered, such merged
+impressions make a motif of one page; cut evenly, their cells are impressions of established
+motifs. A block found on several pages is never cut, even where its halves look like
+another motif (the two mirrored halves of a symmetric tile).
 """
 
 from __future__ import annotations
@@ -20,6 +26,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from service.decompose.cluster import grouped
+from service.decompose.segment import Box, trimmed
+
+#: Even grids (columns, rows) that an instance may be cut into: blocks merged in pairs or
+#: threes, across or down, or two by two.
+GRIDS = ((2, 1), (1, 2), (2, 2), (3, 1), (1, 3))
+#: The ink of each cell spans at least this share of the cell, across and down.
+MIN_FILL = 0.5
 
 
 @dataclass(frozen=True)
@@ -78,3 +91,44 @@ def trusted_matches(
         spread = len(np.unique(page_of[members]))
         trusted[members] = spread <= share * pages_found[motif]
     return trusted
+
+
+def grid_cuttings(mask: np.ndarray, box: Box) -> list[list[Box]]:
+    """``box`` cut evenly by each of ``GRIDS``, each cell trimmed to the ``mask``'s ink. A
+    cutting is left out where some cell's ink spans less than ``MIN_FILL`` of the cell
+    across or down: blocks merged in a grid fill their cells."""
+    cuttings = []
+    for columns, rows in GRIDS:
+        cells = []
+        for cell in _grid_cells(box, columns, rows):
+            ink = trimmed(mask, cell)
+            if ink is None or min(ink[2] / cell[2], ink[3] / cell[3]) < MIN_FILL:
+                break
+            cells.append(ink)
+        else:
+            cuttings.append(cells)
+    return cuttings
+
+
+def best_cutting(cuttings: list[list[Box]], alike: np.ndarray, least: float) -> list[Box] | None:
+    """Among ``cuttings``, the one whose cells are all at least ``least`` alike to an
+    established motif, the likest in its least alike cell; None where there is none.
+    ``alike`` holds each cell's likeness, cutting after cutting."""
+    best, best_least, start = None, least, 0
+    for cells in cuttings:
+        worst = float(alike[start : start + len(cells)].min())
+        start += len(cells)
+        if worst >= best_least:
+            best, best_least = cells, worst
+    return best
+
+
+def _grid_cells(box: Box, columns: int, rows: int) -> list[Box]:
+    x, y, w, h = box
+    xs = [x + round(i * w / columns) for i in range(columns + 1)]
+    ys = [y + round(j * h / rows) for j in range(rows + 1)]
+    return [
+        (xs[i], ys[j], xs[i + 1] - xs[i], ys[j + 1] - ys[j])
+        for j in range(rows)
+        for i in range(columns)
+    ]

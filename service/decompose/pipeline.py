@@ -23,8 +23,10 @@ from service.decompose.constellations import ConstellationParams, Piece, join_pi
 from service.decompose.describe import TEMPLATE_SIZE, Describer, TemplateDescriber, template
 from service.decompose.dictionary import (
     DictionaryParams,
+    best_cutting,
     closest_motifs,
     established_motifs,
+    grid_cuttings,
     trusted_matches,
 )
 from service.decompose.matching import (
@@ -211,6 +213,7 @@ def discover(
         findings = _redescribed(findings, joined, chosen, detail_size)
         first = assemble(findings, params, chosen, known)
     found_again = _found_by_the_dictionary(findings, first, chosen, params)
+    found_again = _cut_by_the_dictionary(findings, first, found_again, chosen, params)
     if any(found_again):
         findings = _redescribed(findings, found_again, chosen, detail_size)
         first = assemble(findings, params, chosen, known)
@@ -314,6 +317,66 @@ def _found_by_the_dictionary(
         [box for box in page.boxes if _left_beside(box, kept, more)] + more if more else None
         for page, kept, more in zip(findings, kept_boxes, added, strict=True)
     ]
+
+
+def _cut_by_the_dictionary(
+    findings: list[PageFindings],
+    found: Discovery,
+    boxes: list[list[Box] | None],
+    describer: Describer,
+    params: BaselineParams,
+) -> list[list[Box] | None]:
+    """Per page, its ``boxes`` (the page's own where None) with each kept instance that is an
+    even grid of impressions of established motifs cut into them (see ``dictionary``); None
+    where nothing changes. Instances of established motifs are blocks, never cut."""
+    labels = found.clustering.labels
+    motifs, _ = established_motifs(labels, found.kept, _page_of(findings), params.dictionary)
+    if not len(motifs):
+        return boxes
+    established = set(motifs.tolist())
+    prototypes = found.clustering.views[motifs]
+    cut: list[list[Box] | None] = []
+    for page, (start, kept), page_boxes in zip(
+        findings, _kept_per_page(findings, found), boxes, strict=True
+    ):
+        current = page.boxes if page_boxes is None else page_boxes
+        loose = [
+            page.boxes[i]
+            for i in kept
+            if int(labels[start + i]) not in established and page.boxes[i] in current
+        ]
+        cells = _cells_of_motifs(page, loose, prototypes, describer, params.dictionary.likeness)
+        cut.append([c for box in current for c in cells.get(box, [box])] if cells else page_boxes)
+    return cut
+
+
+def _cells_of_motifs(
+    page: PageFindings,
+    boxes: list[Box],
+    prototypes: np.ndarray,
+    describer: Describer,
+    likeness: float,
+) -> dict[Box, list[Box]]:
+    """The ``boxes`` of ``page`` that cut evenly into cells each ``likeness`` alike to one of
+    the (E, 8, D) ``prototypes``, with their cells."""
+    if not boxes:
+        return {}
+    ink = ink_map(page.page.pixels)
+    mask = binarize(ink)
+    cuttings = [grid_cuttings(mask, box) for box in boxes]
+    cells = [cell for per_box in cuttings for cutting in per_box for cell in cutting]
+    if not cells:
+        return {}
+    _, alike = closest_motifs(describer.upright(_crops(ink, cells, describer.size)), prototypes)
+    chosen: dict[Box, list[Box]] = {}
+    start = 0
+    for box, per_box in zip(boxes, cuttings, strict=True):
+        count = sum(len(cutting) for cutting in per_box)
+        best = best_cutting(per_box, alike[start : start + count], likeness)
+        start += count
+        if best:
+            chosen[box] = best
+    return chosen
 
 
 def _round_kept_pieces(spares: list[Box], kept: list[Box]) -> list[Box]:

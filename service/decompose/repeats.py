@@ -22,6 +22,7 @@ from service.decompose.segment import (
     near_groups,
     overlapping,
     pairwise_gaps,
+    trimmed,
     union_boxes,
 )
 
@@ -474,7 +475,7 @@ def _cut(mask: np.ndarray, box: Box, cuts: list[int], horizontal: bool | None = 
         part = (
             (x + start, y, stop - start, h) if across_columns else (x, y + start, w, stop - start)
         )
-        parts.append(_trim(mask, part))
+        parts.append(trimmed(mask, part))
     return [p for p in parts if p is not None]
 
 
@@ -492,11 +493,3 @@ def _period(profile: np.ndarray, min_lag: int, min_peak: float) -> float | None:
         if corr[lag] >= min_peak and corr[lag] >= corr[lag - 1] and corr[lag] >= corr[lag + 1]:
             return float(lag)
     return None
-
-
-def _trim(mask: np.ndarray, box: Box) -> Box | None:
-    x, y, w, h = box
-    rows, cols = np.nonzero(mask[y : y + h, x : x + w])
-    if len(rows) == 0:
-        return None
-    return (x + int(cols.min()), y + int(rows.min()), int(np.ptp(cols)) + 1, int(np.ptp(rows)) + 1)

@@ -241,6 +241,15 @@ def enclosing_box(boxes: np.ndarray) -> Box:
     return union_boxes(boxes, np.zeros(len(boxes), dtype=np.int64))[0]
 
 
+def trimmed(mask: np.ndarray, box: Box) -> Box | None:
+    """``box`` shrunk to the ``mask``'s ink inside it, or None where it holds none."""
+    x, y, w, h = box
+    rows, cols = np.nonzero(mask[y : y + h, x : x + w])
+    if len(rows) == 0:
+        return None
+    return (x + int(cols.min()), y + int(rows.min()), int(np.ptp(cols)) + 1, int(np.ptp(rows)) + 1)
+
+
 def split_by_size(
     mask: np.ndarray, params: SegmentParams, x_height: float | None = None
 ) -> tuple[np.ndarray, np.ndarray, float]:

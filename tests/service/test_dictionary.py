@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from service.decompose import PageImage
 from service.decompose.describe import TemplateDescriber, dihedral_views, template
 from service.decompose.dictionary import (
     DictionaryParams,
+    best_cutting,
     closest_motifs,
     established_motifs,
+    grid_cuttings,
     trusted_matches,
 )
 from service.decompose.pipeline import (
     BaselineParams,
+    _cut_by_the_dictionary,
     _describe,
     _found_by_the_dictionary,
     _Located,
     assemble,
 )
-from service.decompose.segment import Box, ink_map
+from service.decompose.segment import Box, binarize, ink_map
 
 BLOCK, RING = 40, 30
 
@@ -170,3 +175,82 @@ def test_the_middle_of_a_block_set_aside_is_grown_over_its_kept_pieces() -> None
 
     assert found[:4] == [None] * 4
     assert sorted(found[4] or []) == sorted(block for block, _, _ in flowers)
+
+
+def _framed_dot(pixels: np.ndarray, x: int, y: int) -> Box:
+    """A second block, unlike the flag: a square frame with a dot in one corner."""
+    pixels[y : y + BLOCK, x : x + BLOCK] = 0
+    pixels[y + 6 : y + BLOCK - 6, x + 6 : x + BLOCK - 6] = 240
+    pixels[y + 10 : y + 20, x + 10 : x + 20] = 0
+    return (x, y, BLOCK, BLOCK)
+
+
+def _merged_pair(
+    pixels: np.ndarray, x: int, y: int, first: Callable[..., Box] = _flag
+) -> tuple[Box, list[Box]]:
+    """A flag (or the ``first`` block) and a framed dot set touching: one box, as
+    segmentation reads them."""
+    blocks = [first(pixels, x, y), _framed_dot(pixels, x + BLOCK, y)]
+    return (x, y, 2 * BLOCK, BLOCK), blocks
+
+
+def test_a_box_is_cut_evenly_into_cells_trimmed_to_their_ink() -> None:
+    pixels = _blank()
+    pair, blocks = _merged_pair(pixels, 10, 10)
+
+    cuttings = grid_cuttings(binarize(ink_map(pixels)), pair)
+
+    assert blocks in cuttings
+    assert [(10, 10, 80, 20), (10, 30, 80, 20)] in cuttings
+
+
+def test_no_cutting_leaves_a_cell_its_ink_hardly_fills() -> None:
+    pixels = _blank()
+    flag = _flag(pixels, 10, 10)
+    pixels[30:33, 70:73] = 0  # a speck where a second block would stand
+
+    cuttings = grid_cuttings(binarize(ink_map(pixels)), (10, 10, 2 * BLOCK, BLOCK))
+
+    # Cut into columns, a cell holds the speck alone; cut into rows, each holds some flag.
+    assert flag not in [cell for cells in cuttings for cell in cells]
+    assert cuttings and all(cell[0] == 10 for cells in cuttings for cell in cells)
+
+
+def test_the_cutting_chosen_is_alike_to_motifs_in_its_least_alike_cell() -> None:
+    halves: list[Box] = [(0, 0, 10, 10), (10, 0, 10, 10)]
+    quarters: list[Box] = [(0, 0, 5, 5), (5, 0, 5, 5), (0, 5, 5, 5), (5, 5, 5, 5)]
+    alike = np.array([0.9, 0.86, 0.99, 0.99, 0.99, 0.88])
+
+    assert best_cutting([halves, quarters], alike, 0.85) == quarters
+    assert best_cutting([halves, quarters], alike, 0.89) is None
+    assert best_cutting([], np.zeros(0), 0.85) is None
+
+
+def test_blocks_merged_on_one_page_are_cut_into_the_collection_s_motifs() -> None:
+    located = []
+    for page in range(3):
+        # Flags and framed dots printed apart: motifs established on three pages.
+        pixels = _blank()
+        kept = [_flag(pixels, 10 + 50 * i, 10) for i in range(3)]
+        kept += [_framed_dot(pixels, 170 + 50 * i, 10) for i in range(3)]
+        located.append(_page(f"apart{page}", kept, [], pixels))
+    # Here each flag touches a framed dot: three merged pairs, a motif of this page alone.
+    pixels = _blank()
+    pairs = [_merged_pair(pixels, 10 + 100 * i, 40) for i in range(3)]
+    located.append(_page("merged", [pair for pair, _ in pairs], [], pixels))
+    # A block found on two pages is a block in its own right, whatever its halves look like.
+    for page in range(2):
+        pixels = _blank()
+        kept = [_merged_pair(pixels, 10 + 100 * i, 40, _framed_dot)[0] for i in range(3)]
+        located.append(_page(f"pair block{page}", kept, [], pixels))
+    describer = TemplateDescriber()
+    findings = _describe(located, describer, None)
+    params = BaselineParams()
+    first = assemble(findings, params, describer, None)
+    assert first.kept.all()
+    untouched: list[list[Box] | None] = [None] * len(findings)
+
+    cut = _cut_by_the_dictionary(findings, first, untouched, describer, params)
+
+    assert cut[3] == [block for _, blocks in pairs for block in blocks]
+    assert cut[:3] == [None] * 3 and cut[4:] == [None] * 2
