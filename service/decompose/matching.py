@@ -15,6 +15,7 @@ larger block by the next tile beside them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy import fft, ndimage
@@ -101,22 +102,52 @@ def missed_placements(
     taken = list(instances)
     leaps = _leaps(instances, taken, ink.shape, params)
     views = [_distinct_views(_crop(ink, exemplar)) for exemplar in exemplars]
+    tiles = [
+        min(exemplar[2:]) >= least_tile or _in_a_tiling(ink, exemplar, instances, params)
+        for exemplar in exemplars
+    ]
     found: list[Box] = []
     # Each round searches beside what the last one found: a band whose middle segmentation
     # missed is followed block by block from its ends.
     for _ in range(params.max_rounds):
         peaks = [
-            (score, box, views[index][view])
+            _Peak(score, box, views[index][view] if tiles[index] else None)
             for index, exemplar in enumerate(exemplars)
             for area in _areas(searched, leaps, exemplar, ink.shape, params)
             for score, box, view in _peaks(ink, exemplar, views[index], area, taken, params)
         ]
-        new, taken = _accepted(ink, peaks, taken, paper, least_tile, params)
+        new, taken = _accepted(ink, peaks, taken, paper, params)
         if not new:
             break
         found += new
         searched, leaps = new, _leaps(new, taken, ink.shape, params)
     return found
+
+
+class _Peak(NamedTuple):
+    score: float
+    box: Box
+    tile: np.ndarray | None  # the view placed, where the block may be set touching as tiles
+
+
+def _in_a_tiling(ink: np.ndarray, exemplar: Box, instances: list[Box], params: MatchParams) -> bool:
+    """Whether ``exemplar`` touches an instance of its size that repeats it by translation
+    (correlating ``min_correlation``): a band of tiles, whatever the page's x-height. Where a
+    frame of tiles fills a page of little text, the tiles' height passes for the text's."""
+    x, y, w, h = exemplar
+    view = _crop(ink, exemplar)
+    slack = max(1, round(params.run_slack * max(w, h)))
+    for other in instances:
+        ox, oy, ow, oh = other
+        step = round((ox - x) / w), round((oy - y) / h)
+        if abs(ow - w) > slack or abs(oh - h) > slack or abs(step[0]) + abs(step[1]) != 1:
+            continue
+        if (
+            _refined(ink, view, (x + step[0] * w, y + step[1] * h), slack)[0]
+            >= params.min_correlation
+        ):
+            return True
+    return False
 
 
 def _areas(
@@ -317,19 +348,17 @@ def _grid(box: Box, shape: tuple[int, ...], fit: float) -> list[tuple[int, int]]
 
 def _accepted(
     ink: np.ndarray,
-    peaks: list[tuple[float, Box, np.ndarray]],
+    peaks: list[_Peak],
     taken: list[Box],
     paper: float,
-    least_tile: float,
     params: MatchParams,
 ) -> tuple[list[Box], list[Box]]:
     """The peaks kept, best first, and the boxes taken after them (pieces of a kept block are
-    no longer in the way). Each peak holds the view of the block placed; ``paper`` is the ink
-    map's level on blank paper; placements ``least_tile`` pixels broad or more may be tiles."""
+    no longer in the way). ``paper`` is the ink map's level on blank paper."""
     new: list[Box] = []
-    for _, box, view in sorted(peaks, key=lambda peak: (peak[0], peak[1]), reverse=True):
-        tile = view if min(box[2:]) >= least_tile else None
-        if not _set_apart(ink, box, tile, paper, params):
+    for peak in sorted(peaks, key=lambda peak: (peak.score, peak.box), reverse=True):
+        box = peak.box
+        if not _set_apart(ink, box, peak.tile, paper, params):
             continue
         pieces = [t for t in taken if _piece_of(t, box)]
         if _spans_a_band(ink, box, pieces, params.repeat_likeness):

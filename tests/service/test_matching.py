@@ -139,6 +139,21 @@ def test_tiles_set_touching_are_found_though_no_blank_sets_them_apart() -> None:
     assert as_letters == []  # a sort under 1.5 x-heights may be a letter touching others
 
 
+def test_tiles_read_as_the_text_s_height_are_found_where_two_are_found_set_touching() -> None:
+    # A frame of tiles filling a page of little text: the tiles' height passes for the
+    # text's x-height, and so they may be letters; two found touching, alike, are tiles.
+    block = _block()
+    grid = [(40 + 30 * column, 40 + 40 * row, block) for row in range(3) for column in range(3)]
+    tiles = [(40 + 30 * column, 40 + 40 * row, 30, 40) for row in range(3) for column in range(3)]
+    found = tiles[:2]
+
+    placed = missed_placements(_page(grid), found, found[:1], 3 * X_HEIGHT, SegmentParams())
+    alone = missed_placements(_page(grid), found[:1], found[:1], 3 * X_HEIGHT, SegmentParams())
+
+    assert sorted(placed) == sorted(tiles[2:])
+    assert alone == []  # found alone, the block may be a letter touching others
+
+
 def test_the_mirrored_half_of_a_symmetric_block_is_no_tile() -> None:
     half = _block()
     ink = _page([(40, 40, np.hstack([half[:, ::-1], half]))])  # the halves' stems meet
