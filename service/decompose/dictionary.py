@@ -21,6 +21,7 @@ another motif (the two mirrored halves of a symmetric tile).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,8 @@ from service.decompose.segment import Box, trimmed
 GRIDS = ((2, 1), (1, 2), (2, 2), (3, 1), (1, 3))
 #: The ink of each cell spans at least this share of the cell, across and down.
 MIN_FILL = 0.5
+#: A cut runs along a blank at most this share of a cell from its even place.
+BLANK_REACH = 0.3
 
 
 @dataclass(frozen=True)
@@ -94,13 +97,20 @@ def trusted_matches(
 
 
 def grid_cuttings(mask: np.ndarray, box: Box) -> list[list[Box]]:
-    """``box`` cut evenly by each of ``GRIDS``, each cell trimmed to the ``mask``'s ink. A
-    cutting is left out where some cell's ink spans less than ``MIN_FILL`` of the cell
-    across or down: blocks merged in a grid fill their cells."""
+    """``box`` cut by each of ``GRIDS``, each cell trimmed to the ``mask``'s ink. Each cut
+    runs along the blank nearest its even place, within ``BLANK_REACH`` of a cell (blocks of
+    two sizes merged, a tile and a small sort), or at that place where there is none (tiles
+    set touching). A cutting is left out where some cell's ink spans less than ``MIN_FILL``
+    of the cell across or down: blocks merged in a grid fill their cells."""
+    x, y, w, h = box
+    inside = mask[y : y + h, x : x + w]
+    inked_columns, inked_rows = np.asarray(inside.any(axis=0)), np.asarray(inside.any(axis=1))
     cuttings = []
     for columns, rows in GRIDS:
+        xs = x + _cuts(inked_columns, columns)
+        ys = y + _cuts(inked_rows, rows)
         cells = []
-        for cell in _grid_cells(box, columns, rows):
+        for cell in _grid_cells(xs, ys):
             ink = trimmed(mask, cell)
             if ink is None or min(ink[2] / cell[2], ink[3] / cell[3]) < MIN_FILL:
                 break
@@ -123,12 +133,24 @@ def best_cutting(cuttings: list[list[Box]], alike: np.ndarray, least: float) -> 
     return best
 
 
-def _grid_cells(box: Box, columns: int, rows: int) -> list[Box]:
-    x, y, w, h = box
-    xs = [x + round(i * w / columns) for i in range(columns + 1)]
-    ys = [y + round(j * h / rows) for j in range(rows + 1)]
+def _cuts(inked: np.ndarray, parts: int) -> np.ndarray:
+    """Offsets cutting a line of ``inked`` columns (or rows) into ``parts``: its ends, and
+    between them the blank nearest each even cut, or that cut."""
+    length = len(inked)
+    reach = round(BLANK_REACH * length / parts)
+    cuts = [0]
+    for part in range(1, parts):
+        even = round(part * length / parts)
+        near = np.arange(max(1, even - reach), min(length - 1, even + reach + 1))
+        blank = near[~inked[near]]
+        cuts.append(int(blank[np.argmin(np.abs(blank - even))]) if len(blank) else even)
+    return np.array([*cuts, length])
+
+
+def _grid_cells(xs: np.ndarray, ys: np.ndarray) -> list[Box]:
+    """The cells between consecutive cuts ``xs`` across and ``ys`` down, row by row."""
     return [
-        (xs[i], ys[j], xs[i + 1] - xs[i], ys[j + 1] - ys[j])
-        for j in range(rows)
-        for i in range(columns)
+        (int(left), int(top), int(right - left), int(bottom - top))
+        for top, bottom in itertools.pairwise(ys)
+        for left, right in itertools.pairwise(xs)
     ]

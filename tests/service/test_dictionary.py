@@ -204,6 +204,17 @@ def test_a_box_is_cut_evenly_into_cells_trimmed_to_their_ink() -> None:
     assert [(10, 10, 80, 20), (10, 30, 80, 20)] in cuttings
 
 
+def test_blocks_of_two_sizes_are_cut_at_the_blank_between_them() -> None:
+    pixels = _blank()
+    flag = _flag(pixels, 10, 10)
+    bar = (54, 10, 28, BLOCK)  # a narrower block, four pixels right of the flag
+    pixels[10:50, 54:82] = 0
+
+    cuttings = grid_cuttings(binarize(ink_map(pixels)), (10, 10, 72, BLOCK))
+
+    assert [flag, bar] in cuttings
+
+
 def test_no_cutting_leaves_a_cell_its_ink_hardly_fills() -> None:
     pixels = _blank()
     flag = _flag(pixels, 10, 10)
