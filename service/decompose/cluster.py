@@ -257,10 +257,26 @@ def _second_shape(
 ) -> np.ndarray | None:
     """Mask of the crops showing the second of two clearly different shapes, or None.
 
-    The decisive crops are cut in two by Ward linkage and judged; then every crop, decisive or
-    not, goes with the half whose mean it is more alike.
+    The decisive crops are cut in two (``_two_shapes``); then every crop, decisive or not,
+    goes with the half whose mean it is more alike.
     """
     judges = crops[judging(decisive, keys, params.split_judges)]
+    half = _two_shapes(judges, params, deeper=True)
+    if half is None:
+        return None
+    centres = normalise(np.stack([judges[~half].mean(axis=0), judges[half].mean(axis=0)]))
+    second = np.argmax(crops @ centres.T, axis=1) == 1
+    return second if 0 < second.sum() < len(crops) else None
+
+
+def _two_shapes(judges: np.ndarray, params: ClusterParams, deeper: bool) -> np.ndarray | None:
+    """The ``judges`` cut in two by Ward linkage (mask of the second half) where the halves
+    are two populations (see ``ClusterParams``), or None.
+
+    Halves that each hold several shapes (four alike stars, two and two) spread wide along
+    the line between them, and so seem less apart than they are: ``deeper``, such halves are
+    also taken where one of them is itself cut cleanly in two.
+    """
     if len(judges) < 2 * params.min_split:
         return None
     half = fcluster(linkage(judges, method="ward"), 2, criterion="maxclust") == 2
@@ -268,11 +284,13 @@ def _second_shape(
         return None
     if _likeness_gap(judges, half) < params.split_gap:
         return None
-    if _separation(judges, half) < params.split_separation:
-        return None
-    centres = normalise(np.stack([judges[~half].mean(axis=0), judges[half].mean(axis=0)]))
-    second = np.argmax(crops @ centres.T, axis=1) == 1
-    return second if 0 < second.sum() < len(crops) else None
+    if _separation(judges, half) >= params.split_separation:
+        return half
+    if deeper and any(
+        _two_shapes(judges[side], params, False) is not None for side in (~half, half)
+    ):
+        return half
+    return None
 
 
 def judging(decisive: np.ndarray, keys: np.ndarray, most: int) -> np.ndarray:

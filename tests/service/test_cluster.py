@@ -9,11 +9,13 @@ from service.decompose.cluster import (
     PERMUTE,
     ClusterParams,
     FineCrops,
+    _shapes,
+    _two_shapes,
     cluster_views,
     grouped,
     judging,
 )
-from service.decompose.describe import dihedral_views
+from service.decompose.describe import dihedral_views, normalise
 from service.dihedral import ALL_ORIENTATIONS, inverse, orient
 
 
@@ -189,3 +191,29 @@ def test_one_impression_more_changes_one_judge_of_a_large_motif_at_most() -> Non
     assert decisive[judges].all()
     assert len(set(judges.tolist()) ^ set(more.tolist())) <= 2
     assert judging(decisive, keys, 400).tolist() == np.flatnonzero(decisive).tolist()
+
+
+def _arc_of_shapes(angles: tuple[float, ...], each: int = 8) -> np.ndarray:
+    """(N, D) unit crops of shapes set along one arc, ``each`` noisy impressions apiece: the
+    first two much alike, the last two much alike, and the pairs further apart."""
+    rng = np.random.default_rng(0)
+    basis = np.linalg.qr(rng.normal(size=(256, 2)))[0].T
+    crops = [
+        np.cos(angle) * basis[0] + np.sin(angle) * basis[1] + 0.003 * rng.normal(size=256)
+        for angle in angles
+        for _ in range(each)
+    ]
+    return normalise(np.stack(crops))
+
+
+def test_four_shapes_two_and_two_are_split_though_the_pairs_seem_close() -> None:
+    # Four alike stars: cut in two, each half holds two shapes, spread wide along the line
+    # between the halves, so the halves seem less apart than the split needs.
+    crops = _arc_of_shapes((0.0, 0.35, 0.8, 1.15))
+    params = ClusterParams()
+    assert _two_shapes(crops, params, deeper=False) is None
+
+    parts = _shapes(crops, np.ones(len(crops), bool), np.arange(len(crops)), params, 3)
+
+    assert [len(set(shape)) for shape in parts.reshape(4, 8).tolist()] == [1] * 4
+    assert len(set(parts.tolist())) == 4
