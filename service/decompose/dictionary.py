@@ -29,9 +29,9 @@ import numpy as np
 from service.decompose.cluster import grouped
 from service.decompose.segment import Box, trimmed
 
-#: Even grids (columns, rows) that an instance may be cut into: blocks merged in pairs or
-#: threes, across or down, or two by two.
-GRIDS = ((2, 1), (1, 2), (2, 2), (3, 1), (1, 3))
+#: Grids (columns, rows) that an instance may be cut into: blocks merged in twos, threes or
+#: fours along a band, or in a grid up to three by three.
+GRIDS = ((2, 1), (1, 2), (2, 2), (3, 1), (1, 3), (3, 2), (2, 3), (3, 3), (4, 1), (1, 4))
 #: The ink of each cell spans at least this share of the cell, across and down.
 MIN_FILL = 0.5
 #: A cut runs along a blank at most this share of a cell from its even place.

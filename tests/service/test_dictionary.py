@@ -204,6 +204,15 @@ def test_a_box_is_cut_evenly_into_cells_trimmed_to_their_ink() -> None:
     assert [(10, 10, 80, 20), (10, 30, 80, 20)] in cuttings
 
 
+def test_a_grid_three_deep_of_merged_pairs_is_cut_into_its_six_blocks() -> None:
+    pixels = np.full((160, 200), 240, np.uint8)
+    blocks = [block for row in range(3) for block in _merged_pair(pixels, 10, 10 + BLOCK * row)[1]]
+
+    cuttings = grid_cuttings(binarize(ink_map(pixels)), (10, 10, 2 * BLOCK, 3 * BLOCK))
+
+    assert blocks in cuttings
+
+
 def test_blocks_of_two_sizes_are_cut_at_the_blank_between_them() -> None:
     pixels = _blank()
     flag = _flag(pixels, 10, 10)
