@@ -73,13 +73,24 @@ def established_motifs(
 def closest_motifs(upright: np.ndarray, prototypes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For (N, D) shapes' ``upright`` views and (E, 8, D) motif ``prototypes``: each shape's
     closest motif (index into ``prototypes``) and its likeness under the best orientation."""
+    closest, _, likeness = closest_views(upright, prototypes)
+    return closest, likeness
+
+
+def closest_views(
+    upright: np.ndarray, prototypes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """As ``closest_motifs``, with the view (0 to 7) of the closest motif that each shape is
+    most alike to."""
     if not len(upright) or not len(prototypes):
-        return np.zeros(len(upright), np.int64), np.zeros(len(upright))
+        empty = np.zeros(len(upright), np.int64)
+        return empty, empty, np.zeros(len(upright))
     # One matrix product (BLAS): a page sets aside hundreds of shapes.
     flat = prototypes.reshape(-1, prototypes.shape[-1])
-    likeness = (upright @ flat.T).reshape(len(upright), len(prototypes), -1).max(axis=2)
-    closest = likeness.argmax(axis=1)
-    return closest, likeness[np.arange(len(upright)), closest]
+    likeness = (upright @ flat.T).reshape(len(upright), len(prototypes), -1)
+    best = likeness.reshape(len(upright), -1).argmax(axis=1)
+    closest, view = np.divmod(best, likeness.shape[2])
+    return closest, view, likeness[np.arange(len(upright)), closest, view]
 
 
 def trusted_matches(
@@ -120,15 +131,26 @@ def grid_cuttings(mask: np.ndarray, box: Box) -> list[list[Box]]:
     return cuttings
 
 
-def best_cutting(cuttings: list[list[Box]], alike: np.ndarray, least: float) -> list[Box] | None:
+def best_cutting(
+    cuttings: list[list[Box]],
+    motif: np.ndarray,
+    view: np.ndarray,
+    alike: np.ndarray,
+    least: float,
+) -> list[Box] | None:
     """Among ``cuttings``, the one whose cells are all at least ``least`` alike to an
-    established motif, the likest in its least alike cell; None where there is none.
-    ``alike`` holds each cell's likeness, cutting after cutting."""
+    established motif, the likest in its least alike cell; None where there is none. Each
+    cell's closest ``motif``, the ``view`` of it, and its likeness (``alike``) are given
+    cutting after cutting. Cells that are one motif in several orientations are the mirrored
+    or turned halves of a symmetric block, never cut so: merged blocks repeat by translation
+    or differ."""
     best, best_least, start = None, least, 0
     for cells in cuttings:
-        worst = float(alike[start : start + len(cells)].min())
+        cut = slice(start, start + len(cells))
         start += len(cells)
-        if worst >= best_least:
+        worst = float(alike[cut].min())
+        halves = len(set(motif[cut].tolist())) == 1 and len(set(view[cut].tolist())) > 1
+        if worst >= best_least and not halves:
             best, best_least = cells, worst
     return best
 

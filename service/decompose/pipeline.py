@@ -25,6 +25,7 @@ from service.decompose.dictionary import (
     DictionaryParams,
     best_cutting,
     closest_motifs,
+    closest_views,
     established_motifs,
     grid_cuttings,
     trusted_matches,
@@ -367,12 +368,14 @@ def _cells_of_motifs(
     cells = [cell for per_box in cuttings for cutting in per_box for cell in cutting]
     if not cells:
         return {}
-    _, alike = closest_motifs(describer.upright(_crops(ink, cells, describer.size)), prototypes)
+    upright = describer.upright(_crops(ink, cells, describer.size))
+    motif, view, alike = closest_views(upright, prototypes)
     chosen: dict[Box, list[Box]] = {}
     start = 0
     for box, per_box in zip(boxes, cuttings, strict=True):
         count = sum(len(cutting) for cutting in per_box)
-        best = best_cutting(per_box, alike[start : start + count], likeness)
+        cut = slice(start, start + count)
+        best = best_cutting(per_box, motif[cut], view[cut], alike[cut], likeness)
         start += count
         if best:
             chosen[box] = best

@@ -239,11 +239,23 @@ def test_no_cutting_leaves_a_cell_its_ink_hardly_fills() -> None:
 def test_the_cutting_chosen_is_alike_to_motifs_in_its_least_alike_cell() -> None:
     halves: list[Box] = [(0, 0, 10, 10), (10, 0, 10, 10)]
     quarters: list[Box] = [(0, 0, 5, 5), (5, 0, 5, 5), (0, 5, 5, 5), (5, 5, 5, 5)]
+    motif, view = np.array([0, 1, 0, 1, 0, 1]), np.array([0, 0, 0, 0, 4, 0])
     alike = np.array([0.9, 0.86, 0.99, 0.99, 0.99, 0.88])
 
-    assert best_cutting([halves, quarters], alike, 0.85) == quarters
-    assert best_cutting([halves, quarters], alike, 0.89) is None
-    assert best_cutting([], np.zeros(0), 0.85) is None
+    assert best_cutting([halves, quarters], motif, view, alike, 0.85) == quarters
+    assert best_cutting([halves, quarters], motif, view, alike, 0.89) is None
+    assert best_cutting([], motif[:0], view[:0], np.zeros(0), 0.85) is None
+
+
+def test_a_block_is_not_cut_into_one_motif_turned_or_mirrored() -> None:
+    halves: list[Box] = [(0, 0, 10, 10), (10, 0, 10, 10)]
+    alike = np.array([0.95, 0.95])
+    one_motif = np.array([3, 3])
+
+    mirrored = best_cutting([halves], one_motif, np.array([0, 4]), alike, 0.85)
+    repeated = best_cutting([halves], one_motif, np.array([2, 2]), alike, 0.85)
+
+    assert mirrored is None and repeated == halves
 
 
 def test_blocks_merged_on_one_page_are_cut_into_the_collection_s_motifs() -> None:
