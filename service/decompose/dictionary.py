@@ -15,8 +15,8 @@ found on, so such a motif's matches are all refused.
 The dictionary also cuts apart blocks that segmentation left merged: touching tiles of a
 frame read in pairs, a band two rows deep read in squares of four. Clustered, such merged
 impressions make a motif of one page; cut evenly, their cells are impressions of established
-motifs. A block found on several pages is never cut, even where its halves look like
-another motif (the two mirrored halves of a symmetric tile).
+motifs. A block found on several pages is never cut, nor any block into one motif in
+several orientations: the mirrored halves of a symmetric tile look like a motif too.
 """
 
 from __future__ import annotations
