@@ -135,19 +135,31 @@ def _in_a_tiling(ink: np.ndarray, exemplar: Box, instances: list[Box], params: M
     (correlating ``min_correlation``): a band of tiles, whatever the page's x-height. Where a
     frame of tiles fills a page of little text, the tiles' height passes for the text's."""
     x, y, w, h = exemplar
-    view = _crop(ink, exemplar)
-    slack = max(1, round(params.run_slack * max(w, h)))
-    for other in instances:
-        ox, oy, ow, oh = other
+    slack = _slack(exemplar, params)
+    sides = set()
+    for ox, oy, ow, oh in instances:
         step = round((ox - x) / w), round((oy - y) / h)
-        if abs(ow - w) > slack or abs(oh - h) > slack or abs(step[0]) + abs(step[1]) != 1:
-            continue
-        if (
-            _refined(ink, view, (x + step[0] * w, y + step[1] * h), slack)[0]
-            >= params.min_correlation
-        ):
-            return True
-    return False
+        if abs(ow - w) <= slack and abs(oh - h) <= slack and abs(step[0]) + abs(step[1]) == 1:
+            sides.add(step)
+    return _repeated_beside(ink, _crop(ink, exemplar), exemplar, sorted(sides), params)
+
+
+def _repeated_beside(
+    ink: np.ndarray, view: np.ndarray, box: Box, sides: list[tuple[int, int]], params: MatchParams
+) -> bool:
+    """Whether ``view`` stands again one block over from ``box`` on one of ``sides`` (unit
+    steps), correlating ``min_correlation``: the next block of a tiling."""
+    x, y, w, h = box
+    slack = _slack(box, params)
+    return any(
+        _refined(ink, view, (x + dx * w, y + dy * h), slack)[0] >= params.min_correlation
+        for dx, dy in sides
+    )
+
+
+def _slack(box: Box, params: MatchParams) -> int:
+    """How far (pixels) a block's place is searched round where a run or tiling sets it."""
+    return max(1, round(params.run_slack * max(box[2:])))
 
 
 def _areas(
@@ -248,7 +260,7 @@ def _turned_pair(
     Frames alternate a sort upright and on its side, touching; the halves of a symmetric
     block, mirrored or turned a half, keep one shape, and are never split so."""
     x, y, w, h = box
-    slack = max(1, round(params.run_slack * max(w, h)))
+    slack = _slack(box, params)
     left, top = max(0, x - slack), max(0, y - slack)
     window = ink[top : y + h + slack, left : x + w + slack]
     # Two places of an r x c block overlapping by at most a fifth of it need a window at
@@ -383,12 +395,7 @@ def _set_apart(
         return True
     if tile is None:
         return False
-    x, y, w, h = box
-    slack = max(1, round(params.run_slack * max(w, h)))
-    return any(
-        _refined(ink, tile, (x + dx * w, y + dy * h), slack)[0] >= params.min_correlation
-        for dx, dy in _inked_sides(ink, box, paper, params)
-    )
+    return _repeated_beside(ink, tile, box, _inked_sides(ink, box, paper, params), params)
 
 
 def _inked_sides(
