@@ -10,7 +10,8 @@ alike to an established motif, under some orientation, is an impression of it.
 Type is the danger: a motif that looks like a letter (a round sort, a dot) would find letters
 on every page. A block's missed impressions are a minority of its impressions, on fewer pages
 than it was found on; a letter-like motif's matches spread over far more pages than it was
-found on, so such a motif's matches are all refused.
+found on, so such a motif's matches are all refused, but where they stand as a band: a row
+of alike shapes, evenly set, is no line of letters.
 
 The dictionary also cuts apart blocks that segmentation left merged: touching tiles of a
 frame read in pairs, a band two rows deep read in squares of four. Clustered, such merged
@@ -25,9 +26,10 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse.csgraph import connected_components
 
 from service.decompose.cluster import grouped
-from service.decompose.segment import Box, trimmed
+from service.decompose.segment import Box, relative_gaps, trimmed
 
 #: Grids (columns, rows) that an instance may be cut into: blocks merged in twos, threes or
 #: fours along a band, or in a grid up to three by three.
@@ -52,8 +54,11 @@ class DictionaryParams:
     # the collection needs no alike neighbour to be found.
     min_size_in_x_heights: float = 0.5
     # A motif's matches are refused when they fall on more pages than this share of the
-    # pages it was found on.
+    # pages it was found on...
     page_share: float = 0.5
+    # ...but for matches set as a band: this many or more of one motif on a page, side by
+    # side or stacked, each within its size of the next. Letters never repeat so.
+    min_band: int = 4
 
 
 def established_motifs(
@@ -105,6 +110,34 @@ def trusted_matches(
         spread = len(np.unique(page_of[members]))
         trusted[members] = spread <= share * pages_found[motif]
     return trusted
+
+
+def set_as_bands(
+    boxes: np.ndarray, motif_of: np.ndarray, page_of: np.ndarray, least: int
+) -> np.ndarray:
+    """Mask of the matches (``boxes``, (N, 4)) standing in a band of ``least`` or more
+    matches of their motif on their page: neighbours in one row or column, within the
+    smaller one's size of each other, chained."""
+    banded = np.zeros(len(boxes), dtype=bool)
+    for members in grouped(
+        np.arange(len(boxes)), motif_of * (page_of.max(initial=0) + 1) + page_of
+    ):
+        if len(members) < least:
+            continue
+        chained = _in_line(boxes[members]) & (relative_gaps(boxes[members]) <= 1.0)
+        _, band = connected_components(chained, directed=False)
+        sizes = np.bincount(band)
+        banded[members] = sizes[band] >= least
+    return banded
+
+
+def _in_line(boxes: np.ndarray) -> np.ndarray:
+    """(N, N) whether two boxes stand side by side (sharing rows) or stacked (sharing
+    columns), overlapping by half the smaller one's extent."""
+    x, y, w, h = boxes.T.astype(np.float64)
+    rows = np.minimum(y + h, y[:, None] + h[:, None]) - np.maximum(y, y[:, None])
+    columns = np.minimum(x + w, x[:, None] + w[:, None]) - np.maximum(x, x[:, None])
+    return (rows >= 0.5 * np.minimum(h, h[:, None])) | (columns >= 0.5 * np.minimum(w, w[:, None]))
 
 
 def grid_cuttings(mask: np.ndarray, box: Box) -> list[list[Box]]:

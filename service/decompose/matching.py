@@ -188,8 +188,8 @@ def _leaps(
             next_block = (x + step_x, y + step_y, w, h)
             leap = (x + 2 * step_x, y + 2 * step_y, w, h)
             within = 0 <= leap[0] and leap[0] + w <= shape[1] and 0 <= leap[1] <= shape[0] - h
-            free = not _covered(next_block, taken, params.max_overlap)
-            if within and free and not _covered(leap, taken, params.max_overlap):
+            free = not covered(next_block, taken, params.max_overlap)
+            if within and free and not covered(leap, taken, params.max_overlap):
                 leaps.append(leap)
     return leaps
 
@@ -283,7 +283,7 @@ def _turned_pair(
     apart = [
         (least, parts)
         for least, parts in pairs
-        if not _covered(parts[0], parts[1:], params.max_overlap)
+        if not covered(parts[0], parts[1:], params.max_overlap)
         and _ink_within(ink, box, parts, paper) >= params.pair_ink_share
     ]
     return max(apart) if apart else None
@@ -376,7 +376,7 @@ def _accepted(
         if _spans_a_band(ink, box, pieces, params.repeat_likeness):
             continue
         others = [t for t in taken if t not in pieces]
-        if not _covered(box, others, params.max_overlap):
+        if not covered(box, others, params.max_overlap):
             taken = [*others, box]
             new.append(box)
     return new, taken
@@ -422,7 +422,7 @@ def _stands_on_a_block(box: Box, taken: list[Box]) -> bool:
     """Whether ``box`` lies mostly on a taken box too large to be one of its pieces: the
     impressions already found, which every search finds again."""
     blocks = [t for t in taken if t[2] * t[3] >= 0.5 * box[2] * box[3]]
-    return bool(blocks) and _covered(box, blocks, 0.5)
+    return bool(blocks) and covered(box, blocks, 0.5)
 
 
 def _spans_a_band(ink: np.ndarray, placement: Box, pieces: list[Box], likeness: float) -> bool:
@@ -635,7 +635,7 @@ def _piece_of(box: Box, block: Box, share: float = 0.5) -> bool:
     return within and bw * bh < share * w * h
 
 
-def _covered(box: Box, taken: list[Box], max_overlap: float) -> bool:
+def covered(box: Box, taken: list[Box], max_overlap: float) -> bool:
     """Whether ``box`` overlaps any taken box by more than ``max_overlap`` of the smaller area."""
     others = np.array(taken, dtype=np.int64).reshape(-1, 4)
     x, y, w, h = box

@@ -28,11 +28,13 @@ from service.decompose.dictionary import (
     closest_views,
     established_motifs,
     grid_cuttings,
+    set_as_bands,
     trusted_matches,
 )
 from service.decompose.matching import (
     SPECK_SHARE,
     MatchParams,
+    covered,
     missed_placements,
     paper_tone,
     pieces_within,
@@ -66,7 +68,13 @@ from service.decompose.segment import (
     stroke_blocks,
     stroke_groups,
 )
-from service.decompose.text import TextParams, set_in_lines, stands_in_a_line, text_like
+from service.decompose.text import (
+    TextParams,
+    between_letters,
+    set_in_lines,
+    stands_in_a_line,
+    text_like,
+)
 from service.decompose.wholes import WholeParams, candidate_groups, chosen_wholes, union_of
 from service.decomposition import Box, Decomposition, Instance, Motif, Ornament, Page
 
@@ -303,12 +311,11 @@ def _found_by_the_dictionary(
     matches = _dictionary_matches(
         findings, spares, found.clustering.views[motifs], describer, chosen.likeness
     )
-    trusted = trusted_matches(
-        np.array([match.motif for match in matches], dtype=np.int64),
-        np.array([match.page for match in matches], dtype=np.int64),
-        pages_found,
-        chosen.page_share,
-    )
+    motif_of = np.array([match.motif for match in matches], dtype=np.int64)
+    page_of = np.array([match.page for match in matches], dtype=np.int64)
+    boxes = np.array([match.box for match in matches], dtype=np.int64).reshape(-1, 4)
+    trusted = trusted_matches(motif_of, page_of, pages_found, chosen.page_share)
+    trusted |= set_as_bands(boxes, motif_of, page_of, chosen.min_band)
     added: list[list[Box]] = [[] for _ in findings]
     # The likest first: a cluster of strokes and the block around it may both match.
     for match in sorted(itertools.compress(matches, trusted), key=lambda m: -m.likeness):
@@ -469,19 +476,48 @@ def _missed(
     typed = text_like(ink, exemplars, small, params.text, beside=kept)
     as_type = {box for box, is_type in zip(exemplars, typed, strict=True) if is_type}
     paper = paper_tone(ink)
-    runs = split_runs(
-        ink, kept, [box for box in exemplars if box not in as_type], params.matching, paper
-    )
+    plain = [box for box in exemplars if box not in as_type]
+    runs = split_runs(ink, kept, plain, params.matching, paper)
     kept = [block for box in kept for block in runs.get(box, [box])]
-    # Specks much smaller than the page's blocks are left out too, most of them pieces of one.
+    # Specks much smaller than the page's blocks are left out too, most of them pieces of
+    # one; a small sort set apart from those blocks is searched for all the same.
     smallest_sort = params.repeats.min_size_in_x_heights * x_height
-    least = max(smallest_sort, 0.5 * float(np.median([max(box[2:]) for box in kept])))
-    usable = [box for box in exemplars if max(box[2:]) >= least and box not in runs]
+    least = 0.5 * float(np.median([max(box[2:]) for box in kept]))
+    usable = [
+        box
+        for box in exemplars
+        if max(box[2:]) >= smallest_sort
+        and box not in runs
+        and (max(box[2:]) >= least or not _beside_a_larger_block(box, kept))
+    ]
     chosen = [box for box in usable if box not in as_type]
     placed = missed_placements(ink, kept, chosen, x_height, params.segment, params.matching, paper)
     held = [box for box in usable if box in as_type]
     placed += _placed_in_their_band(ink, page, kept + placed, held, params, paper)
+    # An exemplar that is a run segmentation left whole, one of its blocks too worn to split
+    # it, finds the same runs elsewhere: those are split by the page's single blocks.
+    placed_runs = split_runs(ink, placed, plain, params.matching, paper)
+    blocks = [block for box in placed for block in placed_runs.get(box, [box])]
+    placed = _each_place_once(blocks, params.matching.max_overlap)
     return runs, _not_type(ink, placed, small, params.text, beside=kept)
+
+
+def _each_place_once(boxes: list[Box], max_overlap: float) -> list[Box]:
+    """``boxes`` without those overlapping an earlier one by more than ``max_overlap`` of
+    the smaller area: two placed runs that share a block both split into it."""
+    once: list[Box] = []
+    for box in boxes:
+        if not covered(box, once, max_overlap):
+            once.append(box)
+    return once
+
+
+def _beside_a_larger_block(box: Box, blocks: list[Box]) -> bool:
+    """Whether ``box`` lies within its own size of a block twice its size or more."""
+    larger = np.array([b for b in blocks if max(b[2:]) >= 2 * max(box[2:])], dtype=np.int64)
+    if not len(larger):
+        return False
+    return bool(overlapping(np.array([box]), larger.reshape(-1, 4), max(box[2:])).any())
 
 
 def _placed_in_their_band(
@@ -870,23 +906,28 @@ def _words_of_the_text(
     keep: np.ndarray,
     params: TextParams,
 ) -> np.ndarray:
-    """Instances of new motifs that are type: small, never twice on one page or standing apart
-    from every other instance, and standing in lines of text. A printer sets a small sort as
-    one of many, in a band or a frame; a small shape that recurs from page to page inside the
-    text, alone, is a word or a letter of it (a lone fleuron between paragraphs stands on a
-    line of its own). ``boxes`` are the pages' instances, in order."""
+    """Instances of new motifs that are type: small, standing in lines of text, and never
+    twice on one page, or mostly standing apart from every other instance or between letters
+    that no instance holds. A printer sets a small sort as one of many, in a band or a frame;
+    a small shape that recurs from page to page inside the text, alone or among letters, is
+    a word or a letter of it (a lone fleuron between paragraphs stands on a line of its own).
+    ``boxes`` are the pages' instances, in order."""
     page_of = _page_of(findings)
-    apart = _apart(np.array(boxes, dtype=np.int64).reshape(-1, 4), page_of, keep)
+    as_array = np.array(boxes, dtype=np.int64).reshape(-1, 4)
+    apart = _apart(as_array, page_of, keep)
+    letters = _free_letters(findings, as_array, page_of, keep)
     words = np.zeros(len(boxes), dtype=bool)
     for members in grouped(np.flatnonzero(keep), clustering.labels):
-        motif = clustering.labels[members[0]]
-        once_a_page = len(np.unique(page_of[members])) == len(members)
-        alone = np.mean(apart[members]) >= params.apart_share
-        if clustering.known[motif] >= 0 or not (once_a_page or alone):
+        if clustering.known[clustering.labels[members[0]]] >= 0:
             continue
         pages = [findings[page] for page in page_of[members]]
         sizes = [max(boxes[i][2:]) / page.x_height for i, page in zip(members, pages, strict=True)]
         if np.median(sizes) > params.lone_sort_size_in_x_heights:
+            continue
+        once_a_page = len(np.unique(page_of[members])) == len(members)
+        if not once_a_page and not _mostly_set_as_words(
+            members, apart, letters, boxes, page_of, params
+        ):
             continue
         in_text = [
             stands_in_a_line(boxes[i], page.strokes, params)
@@ -894,6 +935,32 @@ def _words_of_the_text(
         ]
         words[members] = np.mean(in_text) >= params.letter_share
     return words
+
+
+def _mostly_set_as_words(
+    members: np.ndarray,
+    apart: np.ndarray,
+    letters: list[np.ndarray],
+    boxes: list[Box],
+    page_of: np.ndarray,
+    params: TextParams,
+) -> bool:
+    """Whether most ``members`` stand apart from every other instance or between letters no
+    instance holds, as a word does; a sort set twice side by side has its fellow beside it."""
+    as_words = [
+        bool(apart[i]) or between_letters(boxes[i], letters[page_of[i]], params) for i in members
+    ]
+    return bool(np.mean(as_words) >= params.apart_share)
+
+
+def _free_letters(
+    findings: list[PageFindings], boxes: np.ndarray, page_of: np.ndarray, keep: np.ndarray
+) -> list[np.ndarray]:
+    """Per page, its letter-sized strokes that no kept instance overlaps."""
+    return [
+        page.strokes[~overlapping(page.strokes, boxes[keep & (page_of == index)]).any(axis=1)]
+        for index, page in enumerate(findings)
+    ]
 
 
 def _apart(boxes: np.ndarray, page_of: np.ndarray, keep: np.ndarray) -> np.ndarray:

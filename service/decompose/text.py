@@ -44,7 +44,8 @@ class TextParams:
     # three or four letters, italic swash capitals and heading words among them.
     lone_sort_size_in_x_heights: float = 4.0
     # ...and so is one, set more than once on a page, whose instances mostly (this share of
-    # them) stand apart from every other instance: a word recurring within a page.
+    # them) stand apart from every other instance or between letters: a word recurring
+    # within a page, or in two lines one above the other.
     apart_share: float = 0.75
     # A word stands in its line when a letter stands this many of its heights beside it, or
     # nearer: the spaces of a justified line stretch to a height and more.
@@ -103,16 +104,31 @@ def stands_in_a_line(box: Box, strokes: np.ndarray, params: TextParams | None = 
     space of it, as the letters of a word do round a ligature or a word. Looser than the line
     reading's rule: an italic ligature from ascender to descender is twice as tall as the
     letters beside it. Strokes inside ``box`` are its own and are left out."""
-    params = params or TextParams()
+    left, right = _letters_beside(box, strokes, params or TextParams())
+    return left or right
+
+
+def between_letters(box: Box, letters: np.ndarray, params: TextParams | None = None) -> bool:
+    """Whether ``letters`` (letter-sized strokes that no instance holds) stand on both sides
+    of ``box`` in its line, as ``stands_in_a_line`` reads a side: a word set inside a line of
+    text. A sort in a band has its fellow sorts beside it, instances themselves."""
+    left, right = _letters_beside(box, letters, params or TextParams())
+    return left and right
+
+
+def _letters_beside(box: Box, strokes: np.ndarray, params: TextParams) -> tuple[bool, bool]:
+    """Whether a stroke stands on the left, and on the right, of ``box`` in its line."""
     x, y, w, h = box
     others = strokes[~overlapping(strokes, np.array([box], dtype=np.int64))[:, 0]]
     sx, sy, sw, sh = others.T
-    gap = np.maximum(sx - (x + w), x - (sx + sw))
     slack = params.alignment * h
-    within = (sy >= y - slack) & (sy + sh <= y + h + slack)
-    beside = (gap >= -0.1 * np.minimum(w, sw)) & (gap <= params.word_space * h)
     # Dots and commas are too small to tell a line.
-    return bool((within & beside & (sh >= 0.25 * h)).any())
+    in_line = (sy >= y - slack) & (sy + sh <= y + h + slack) & (sh >= 0.25 * h)
+    touching = -0.1 * np.minimum(w, sw)
+    sides = []
+    for gap in (x - (sx + sw), sx - (x + w)):
+        sides.append(bool((in_line & (gap >= touching) & (gap <= params.word_space * h)).any()))
+    return sides[0], sides[1]
 
 
 def _line_window(nodes: np.ndarray, start: int, params: TextParams) -> list[int]:

@@ -18,6 +18,7 @@ from service.decompose.pipeline import (
     Discovery,
     PageFindings,
     _completed,
+    _each_place_once,
     _locate,
     _missed,
     _words_of_the_text,
@@ -206,6 +207,19 @@ def test_a_word_set_twice_on_a_page_apart_from_any_instance_is_type() -> None:
     strokes = np.array([(30, 100, 40, 40), (176, 100, 40, 40), (30, 250, 40, 40)])
     findings = _findings_one_per_page((90, 100, 80, 40), strokes, pages=3)
     findings[0].boxes.append((76, 250, 80, 40))  # two lines lower, after a letter
+
+    words = _words(findings, np.ones(4, bool))
+
+    assert words.all()
+
+
+def test_a_word_set_twice_in_lines_one_above_the_other_between_letters_is_type() -> None:
+    # The same word in two lines 10 px apart (too near to stand apart), letters round both.
+    strokes = np.array(
+        [(30, 100, 40, 40), (176, 100, 40, 40), (30, 150, 40, 40), (176, 150, 40, 40)]
+    )
+    findings = _findings_one_per_page((90, 100, 80, 40), strokes, pages=3)
+    findings[0].boxes.append((90, 150, 80, 40))
 
     words = _words(findings, np.ones(4, bool))
 
@@ -482,3 +496,82 @@ def test_blocks_whose_neighbours_are_still_pieces_are_matched_along_their_band()
 
     assert runs == {}
     assert sorted(found) == blocks[1:-1]
+
+
+def _page_of_runs() -> tuple[
+    PageImage, list[tuple[int, int, int, int]], list[list[tuple[int, int, int, int]]]
+]:
+    """A block set alone and two runs of three of it set touching, the first run's last
+    block worn to half its ink; the lone block's box and each run's block boxes."""
+    pixels = np.full((300, 500), 255, np.uint8)
+
+    def block(x: int, y: int, worn: bool = False) -> tuple[int, int, int, int]:
+        pixels[y : y + 40, x : x + 8] = 0  # an L with a dot, so that its turns differ
+        pixels[y + 32 : y + 40, x : x + 30] = 0
+        pixels[y + 8 : y + 16, x + 18 : x + 26] = 0
+        if worn:
+            pixels[y : y + 20, x : x + 30] = 255
+        return (x, y, 30, 40)
+
+    lone = block(400, 40)
+    runs = [[block(20 + 30 * i, y, worn=y == 40 and i == 2) for i in range(3)] for y in (40, 110)]
+    return PageImage("runs", pixels), lone, runs
+
+
+def test_runs_found_by_a_worn_run_are_split_into_the_lone_blocks_impressions() -> None:
+    # Segmentation kept the lone block and the worn run whole; the worn block is too worn to
+    # split that run, and the run, matched, finds the second run, which the lone block splits.
+    page, lone, (worn_run, clean_run) = _page_of_runs()
+    kept = [lone, (20, 40, 90, 40)]
+    findings = PageFindings(
+        page=page,
+        boxes=kept,
+        templates=np.zeros((2, 32, 32), np.float32),
+        views=np.zeros((2, 8, 4), np.float32),
+        fine=np.zeros((2, 64, 64), np.uint8),
+        strokes=np.zeros((0, 4), np.int64),
+        x_height=25.0,
+    )
+
+    runs, found = _missed(findings, kept, kept, BaselineParams())
+
+    assert runs == {}
+    assert sorted(found) == clean_run
+
+
+def test_a_block_split_out_of_two_placed_runs_is_placed_once() -> None:
+    # Two placed runs sharing their middle block both split into it, a pixel apart.
+    blocks = [(0, 0, 30, 40), (30, 0, 30, 40), (31, 1, 30, 40), (60, 0, 30, 40)]
+
+    assert _each_place_once(blocks, 0.2) == [(0, 0, 30, 40), (30, 0, 30, 40), (60, 0, 30, 40)]
+
+
+def test_a_small_sort_set_apart_from_the_pages_large_blocks_is_searched_for() -> None:
+    # Two large blocks above, and far below them a band of four small sorts, only the first
+    # kept: though far smaller than the page's blocks, it is no speck of them.
+    pixels = np.full((400, 500), 255, np.uint8)
+    large = [(20, 20, 120, 120), (200, 20, 120, 120)]
+    for x, y, w, h in large:
+        pixels[y : y + h, x : x + w] = 0
+        pixels[y + 20 : y + h - 20, x + 20 : x + w - 20] = 255
+    sorts = []
+    for index in range(4):
+        x, y = 40 + 36 * index, 300
+        pixels[y : y + 40, x : x + 8] = 0  # an L with a dot
+        pixels[y + 32 : y + 40, x : x + 30] = 0
+        pixels[y + 8 : y + 16, x + 18 : x + 26] = 0
+        sorts.append((x, y, 30, 40))
+    kept = [*large, sorts[0]]
+    findings = PageFindings(
+        page=PageImage("blocks and a band", pixels),
+        boxes=kept,
+        templates=np.zeros((3, 32, 32), np.float32),
+        views=np.zeros((3, 8, 4), np.float32),
+        fine=np.zeros((3, 64, 64), np.uint8),
+        strokes=np.zeros((0, 4), np.int64),
+        x_height=25.0,
+    )
+
+    _, found = _missed(findings, kept, [large[0], sorts[0]], BaselineParams())
+
+    assert sorted(found) == sorts[1:]

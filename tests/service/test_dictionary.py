@@ -14,6 +14,7 @@ from service.decompose.dictionary import (
     closest_motifs,
     established_motifs,
     grid_cuttings,
+    set_as_bands,
     trusted_matches,
 )
 from service.decompose.pipeline import (
@@ -105,6 +106,21 @@ def test_a_motif_matching_on_more_pages_than_it_was_found_on_is_refused() -> Non
 
     # Motif 0 matches on one page of the four it was found on; motif 1, on three.
     assert trusted.tolist() == [True, True, False, False, False]
+
+
+def test_matches_in_a_band_of_four_are_set_as_a_band_and_scattered_ones_are_not() -> None:
+    band = [(100 + 45 * i, 50, 40, 40) for i in range(4)]  # a row, 5 px apart
+    column = [(20, 100 + 45 * i, 40, 40) for i in range(4)]  # a column
+    scattered = [(100, 200, 40, 40), (300, 260, 40, 40), (500, 200, 40, 40), (700, 320, 40, 40)]
+    three = [(100 + 45 * i, 400, 40, 40) for i in range(3)]
+    boxes = np.array(band + column + scattered + three)
+    motif_of = np.array([0] * 4 + [0] * 4 + [0] * 4 + [1] * 3)
+    page_of = np.array([0] * 4 + [1] * 4 + [0] * 4 + [0] * 3)
+
+    banded = set_as_bands(boxes, motif_of, page_of, least=4)
+
+    # The row and the column make bands; scattered matches and a row of three do not.
+    assert banded.tolist() == [True] * 8 + [False] * 7
 
 
 def test_a_block_set_aside_is_found_and_a_letter_like_motif_finds_nothing() -> None:

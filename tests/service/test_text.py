@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from service.decompose.segment import component_boxes
-from service.decompose.text import set_in_lines, stands_in_a_line, text_like
+from service.decompose.text import between_letters, set_in_lines, stands_in_a_line, text_like
 
 SIZE = 40
 
@@ -146,3 +146,11 @@ def test_a_word_stands_in_a_justified_line_across_its_wide_spaces() -> None:
 
     assert stands_in_a_line(word, np.array([next_word]))
     assert not stands_in_a_line(word, np.array([far_word]))
+
+
+def test_a_word_stands_between_letters_and_the_last_sort_of_a_pair_does_not() -> None:
+    ink, boxes = _line(["disk", "wedge", "cross", "ring"])
+
+    assert between_letters(boxes[1], np.array([boxes[0], boxes[2]]))
+    # Beside the last of two sorts set in a line stands its fellow sort, no letter.
+    assert not between_letters(boxes[2], np.array([boxes[3]]))
