@@ -21,13 +21,18 @@ import numpy as np
 from scipy import fft, ndimage
 
 from service.decompose.describe import dihedral_views, template
-from service.decompose.segment import Box, SegmentParams, group_ornaments
+from service.decompose.segment import Box, SegmentParams, binarize, group_ornaments
 from service.decompose.wholes import repeat_in_line
 from service.dihedral import ALL_ORIENTATIONS, orient
 
 # Blocks in a run split at most: a longer run of touching blocks is periodic, and
 # segmentation cuts it (``repeats.split_touching``).
 MAX_RUN = 8
+#: A box this many times a block's area, or more, may be filled by three or more of it: three
+#: tiles set in an L span four; the pieces of a flower, overlapping at its heart, three.
+COVERING_BLOCKS = 3.5
+#: ...set in runs: two of one view a block's size apart, give or take this share of it.
+RUN_PITCH = 0.25
 # An instance inside a block, under this share of its area, is a speck of it. A larger one
 # may be a half found alone, which ``pieces_within`` replaces only by a matched whole, or a
 # whole block inside a box wrongly spanning three (a fifth of its area, on one seen page).
@@ -96,16 +101,12 @@ def missed_placements(
     no instance does, or only pieces of it do (see ``pieces_within``). ``x_height`` is that of
     the page's text; ``paper``, its blank paper's tone (default: ``paper_tone(ink)``)."""
     params = params or MatchParams()
-    least_tile = max(params.min_tile_in_x_heights * x_height, params.working_side)
     searched, _ = group_ornaments(instances, ornament_params)
     paper = paper_tone(ink) if paper is None else paper
     taken = list(instances)
     leaps = _leaps(instances, taken, ink.shape, params)
     views = [_distinct_views(_crop(ink, exemplar)) for exemplar in exemplars]
-    tiles = [
-        min(exemplar[2:]) >= least_tile or _in_a_tiling(ink, exemplar, instances, params)
-        for exemplar in exemplars
-    ]
+    tiles = [_may_tile(ink, exemplar, instances, x_height, params) for exemplar in exemplars]
     found: list[Box] = []
     # Each round searches beside what the last one found: a band whose middle segmentation
     # missed is followed block by block from its ends.
@@ -128,6 +129,15 @@ class _Peak(NamedTuple):
     score: float
     box: Box
     tile: np.ndarray | None  # the view placed, where the block may be set touching as tiles
+
+
+def _may_tile(
+    ink: np.ndarray, exemplar: Box, instances: list[Box], x_height: float, params: MatchParams
+) -> bool:
+    """Whether ``exemplar``'s block may be set touching as tiles: it is ``min_tile_in_x_heights``
+    broad or more, or it stands in a tiling (``_in_a_tiling``)."""
+    least_tile = max(params.min_tile_in_x_heights * x_height, params.working_side)
+    return min(exemplar[2:]) >= least_tile or _in_a_tiling(ink, exemplar, instances, params)
 
 
 def _in_a_tiling(ink: np.ndarray, exemplar: Box, instances: list[Box], params: MatchParams) -> bool:
@@ -188,8 +198,8 @@ def _leaps(
             next_block = (x + step_x, y + step_y, w, h)
             leap = (x + 2 * step_x, y + 2 * step_y, w, h)
             within = 0 <= leap[0] and leap[0] + w <= shape[1] and 0 <= leap[1] <= shape[0] - h
-            free = not covered(next_block, taken, params.max_overlap)
-            if within and free and not covered(leap, taken, params.max_overlap):
+            free = not _covered(next_block, taken, params.max_overlap)
+            if within and free and not _covered(leap, taken, params.max_overlap):
                 leaps.append(leap)
     return leaps
 
@@ -225,24 +235,33 @@ def split_runs(
     ink: np.ndarray,
     instances: list[Box],
     exemplars: list[Box],
+    x_height: float,
     params: MatchParams | None = None,
     paper: float | None = None,
 ) -> dict[Box, list[Box]]:
     """The ``instances`` that are runs of an exemplar's block, each with its blocks' places
-    (``paper``: as ``missed_placements`` reads it).
+    (``x_height`` and ``paper``: as ``missed_placements`` reads them).
 
     Two tiles set touching make one component that segmentation cannot cut when the run is
     too short to be periodic; clustered, such pairs make a motif of their own. The page's
     own impression of the single block shows what the pair is made of: a run of it in one
-    orientation (``_tiling``), or two of it, one turned a quarter (``_turned_pair``).
+    orientation (``_tiling``), two of it, one turned a quarter (``_turned_pair``), or, for a
+    block that may be set touching as tiles, three or more in any orientations
+    (``_covering``): a flower's petals, alike, are no tiles.
     """
     params = params or MatchParams()
     blocks = [_distinct_views(_crop(ink, exemplar)) for exemplar in exemplars]
+    tiles = [
+        views
+        for views, exemplar in zip(blocks, exemplars, strict=True)
+        if _may_tile(ink, exemplar, instances, x_height, params)
+    ]
     paper = paper_tone(ink) if paper is None else paper
     runs: dict[Box, list[Box]] = {}
     for box in instances:
         tilings = [_tiling(ink, box, views, params) for views in blocks]
         tilings += [_turned_pair(ink, box, views, paper, params) for views in blocks]
+        tilings += [_covering(ink, box, views, paper, params) for views in tiles]
         found = [tiling for tiling in tilings if tiling is not None]
         if found:
             runs[box] = max(found)[1]
@@ -283,10 +302,99 @@ def _turned_pair(
     apart = [
         (least, parts)
         for least, parts in pairs
-        if not covered(parts[0], parts[1:], params.max_overlap)
+        if not _covered(parts[0], parts[1:], params.max_overlap)
         and _ink_within(ink, box, parts, paper) >= params.pair_ink_share
     ]
     return max(apart) if apart else None
+
+
+def _covering(
+    ink: np.ndarray, box: Box, views: list[np.ndarray], paper: float, params: MatchParams
+) -> tuple[float, list[Box]] | None:
+    """Three or more places of a block set in runs, each run in one view of it at one
+    block's pitch (``_set_in_runs``), that fill ``box`` between them (each correlating at
+    least ``min_correlation``, overlapping at most ``max_overlap``, together holding
+    ``pair_ink_share`` of the ink of the strokes reaching into them), with their least
+    correlation, or None.
+
+    Where a frame's row meets its column, touching tiles make one component that no run of
+    one view explains; its box also holds the letters set in the L's hollow, strokes of
+    their own. Runs, not any repeat: the quarters of a symmetric block are each in an
+    orientation of their own, and a flower's petals stand across its heart from each other,
+    though its heart may match a petal between two of them."""
+    x, y, w, h = box
+    if w * h < COVERING_BLOCKS * views[0].size:
+        return None  # one or two blocks at most: spare it the search
+    slack = max(1, round(params.run_slack * max(views[0].shape)))
+    left, top = max(0, x - slack), max(0, y - slack)
+    window = ink[top : y + h + slack, left : x + w + slack]
+    placed = _likest_places(window, views, params)
+    parts = [(left + dx, top + dy, pw, ph) for _, _, (dx, dy, pw, ph) in placed]
+    if len(parts) < 3 or not _set_in_runs(placed):
+        return None
+    if _ink_within(ink, box, parts, paper, joined_only=True) < params.pair_ink_share:
+        return None
+    return min(score for score, _, _ in placed), parts
+
+
+def _set_in_runs(placed: list[tuple[float, int, Box]]) -> bool:
+    """Whether each of the ``placed`` (correlation, view, box) has a fellow in its view a
+    block's breadth beside it or a block's height below or above it, within a quarter of it:
+    the parts are runs of tiles, each run in one orientation."""
+    return all(
+        any(
+            view == other and _one_block_over(box, fellow)
+            for j, (_, other, fellow) in enumerate(placed)
+            if j != i
+        )
+        for i, (_, view, box) in enumerate(placed)
+    )
+
+
+def _one_block_over(box: Box, other: Box) -> bool:
+    x, y, w, h = box
+    dx, dy = abs(other[0] - x), abs(other[1] - y)
+    beside = abs(dx - w) <= RUN_PITCH * w and dy <= RUN_PITCH * h
+    below = abs(dy - h) <= RUN_PITCH * h and dx <= RUN_PITCH * w
+    return beside or below
+
+
+def _likest_places(
+    window: np.ndarray, views: list[np.ndarray], params: MatchParams
+) -> list[tuple[float, int, Box]]:
+    """Places of the ``views`` in ``window``, each correlating at least ``min_correlation``
+    and overlapping likelier ones at most ``max_overlap``: the correlation, the view's index
+    and its box in the window."""
+    height, width = window.shape
+    fitting = [i for i, v in enumerate(views) if v.shape[0] <= height and v.shape[1] <= width]
+    maps = {i: correlation_map(window, views[i]) for i in fitting}
+    places: list[tuple[float, int, Box]] = []
+    while maps:
+        index = max(maps, key=lambda i: float(maps[i].max()))
+        dy, dx = np.unravel_index(int(np.argmax(maps[index])), maps[index].shape)
+        score = float(maps[index][dy, dx])
+        if score < params.min_correlation:
+            break
+        rows, columns = views[index].shape
+        places.append((score, index, (int(dx), int(dy), columns, rows)))
+        for i, score_map in maps.items():
+            _taken_out(score_map, views[i].shape, places[-1][2], params.max_overlap)
+    return places
+
+
+def _taken_out(score: np.ndarray, shape: tuple[int, ...], part: Box, max_overlap: float) -> None:
+    """Set to -inf, in place, the places in ``score`` (of a view of ``shape``) whose box
+    overlaps ``part`` (window coordinates) by more than ``max_overlap`` of the smaller area."""
+    x, y, w, h = part
+    rows, columns = shape
+    across = np.minimum(np.arange(score.shape[1]) + columns, x + w) - np.maximum(
+        np.arange(score.shape[1]), x
+    )
+    down = np.minimum(np.arange(score.shape[0]) + rows, y + h) - np.maximum(
+        np.arange(score.shape[0]), y
+    )
+    shared = np.outer(np.maximum(down, 0), np.maximum(across, 0))
+    score[shared > max_overlap * min(rows * columns, w * h)] = -np.inf
 
 
 def _best_place(
@@ -300,15 +408,25 @@ def _best_place(
     return float(score[dy, dx]), box
 
 
-def _ink_within(ink: np.ndarray, box: Box, parts: list[Box], paper: float) -> float:
-    """The share of ``box``'s ink, above the ``paper``'s own tone, that lies within ``parts``."""
+def _ink_within(
+    ink: np.ndarray, box: Box, parts: list[Box], paper: float, joined_only: bool = False
+) -> float:
+    """The share of ``box``'s ink, above the ``paper``'s own tone, that lies within ``parts``.
+
+    ``joined_only`` counts only the strokes that reach into a part: the box of a frame's
+    corner, an L of touching tiles, also holds the letters set in the L's hollow."""
     x, y, w, h = box
     inside = np.zeros((h, w), dtype=bool)
     for px, py, pw, ph in parts:
         inside[max(0, py - y) : max(0, py - y + ph), max(0, px - x) : max(0, px - x + pw)] = True
     crop = np.clip(_crop(ink, box) - paper, 0.0, None)
+    inside = inside[: crop.shape[0], : crop.shape[1]]
+    if joined_only:
+        strokes, _ = ndimage.label(binarize(crop))
+        joined = np.setdiff1d(np.unique(strokes[inside]), [0])
+        crop = np.where(np.isin(strokes, joined), crop, 0.0)
     total = float(crop.sum())
-    return float(crop[inside[: crop.shape[0], : crop.shape[1]]].sum()) / total if total else 0.0
+    return float(crop[inside].sum()) / total if total else 0.0
 
 
 def _tiling(
@@ -376,7 +494,7 @@ def _accepted(
         if _spans_a_band(ink, box, pieces, params.repeat_likeness):
             continue
         others = [t for t in taken if t not in pieces]
-        if not covered(box, others, params.max_overlap):
+        if not _covered(box, others, params.max_overlap):
             taken = [*others, box]
             new.append(box)
     return new, taken
@@ -422,7 +540,7 @@ def _stands_on_a_block(box: Box, taken: list[Box]) -> bool:
     """Whether ``box`` lies mostly on a taken box too large to be one of its pieces: the
     impressions already found, which every search finds again."""
     blocks = [t for t in taken if t[2] * t[3] >= 0.5 * box[2] * box[3]]
-    return bool(blocks) and covered(box, blocks, 0.5)
+    return bool(blocks) and _covered(box, blocks, 0.5)
 
 
 def _spans_a_band(ink: np.ndarray, placement: Box, pieces: list[Box], likeness: float) -> bool:
@@ -635,7 +753,7 @@ def _piece_of(box: Box, block: Box, share: float = 0.5) -> bool:
     return within and bw * bh < share * w * h
 
 
-def covered(box: Box, taken: list[Box], max_overlap: float) -> bool:
+def _covered(box: Box, taken: list[Box], max_overlap: float) -> bool:
     """Whether ``box`` overlaps any taken box by more than ``max_overlap`` of the smaller area."""
     others = np.array(taken, dtype=np.int64).reshape(-1, 4)
     x, y, w, h = box

@@ -34,7 +34,6 @@ from service.decompose.dictionary import (
 from service.decompose.matching import (
     SPECK_SHARE,
     MatchParams,
-    covered,
     missed_placements,
     paper_tone,
     pieces_within,
@@ -88,6 +87,8 @@ FINE_SIZE = 2 * TEMPLATE_SIZE
 #: A shape set aside grown over kept instances is a whole of them when its box is at least
 #: this many times the largest one's area.
 PIECE_AREA = 4.0
+#: Two placements sharing more than this share of the larger one's area stand at one place.
+SAME_PLACE = 0.8
 T = TypeVar("T")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 
@@ -477,7 +478,7 @@ def _missed(
     as_type = {box for box, is_type in zip(exemplars, typed, strict=True) if is_type}
     paper = paper_tone(ink)
     plain = [box for box in exemplars if box not in as_type]
-    runs = split_runs(ink, kept, plain, params.matching, paper)
+    runs = split_runs(ink, kept, plain, x_height, params.matching, paper)
     kept = [block for box in kept for block in runs.get(box, [box])]
     # Specks much smaller than the page's blocks are left out too, most of them pieces of
     # one; a small sort set apart from those blocks is searched for all the same.
@@ -496,20 +497,29 @@ def _missed(
     placed += _placed_in_their_band(ink, page, kept + placed, held, params, paper)
     # An exemplar that is a run segmentation left whole, one of its blocks too worn to split
     # it, finds the same runs elsewhere: those are split by the page's single blocks.
-    placed_runs = split_runs(ink, placed, plain, params.matching, paper)
+    placed_runs = split_runs(ink, placed, plain, x_height, params.matching, paper)
     blocks = [block for box in placed for block in placed_runs.get(box, [box])]
-    placed = _each_place_once(blocks, params.matching.max_overlap)
+    placed = _each_place_once(blocks)
     return runs, _not_type(ink, placed, small, params.text, beside=kept)
 
 
-def _each_place_once(boxes: list[Box], max_overlap: float) -> list[Box]:
-    """``boxes`` without those overlapping an earlier one by more than ``max_overlap`` of
-    the smaller area: two placed runs that share a block both split into it."""
+def _each_place_once(boxes: list[Box]) -> list[Box]:
+    """``boxes`` without those at the place of an earlier one: two placed runs that share a
+    block both split into it. A block overlapping a smaller one stays, as before."""
     once: list[Box] = []
     for box in boxes:
-        if not covered(box, once, max_overlap):
+        if not any(_same_place(box, other) for other in once):
             once.append(box)
     return once
+
+
+def _same_place(box: Box, other: Box) -> bool:
+    """Whether two boxes share more than ``SAME_PLACE`` of the larger one's area."""
+    x, y, w, h = box
+    ox, oy, ow, oh = other
+    across = min(x + w, ox + ow) - max(x, ox)
+    down = min(y + h, oy + oh) - max(y, oy)
+    return max(across, 0) * max(down, 0) > SAME_PLACE * max(w * h, ow * oh)
 
 
 def _beside_a_larger_block(box: Box, blocks: list[Box]) -> bool:

@@ -540,10 +540,14 @@ def test_runs_found_by_a_worn_run_are_split_into_the_lone_blocks_impressions() -
 
 
 def test_a_block_split_out_of_two_placed_runs_is_placed_once() -> None:
-    # Two placed runs sharing their middle block both split into it, a pixel apart.
+    # Two placed runs sharing their middle block both split into it, a pixel apart; a
+    # flower placed over the quarter of it placed before stays.
     blocks = [(0, 0, 30, 40), (30, 0, 30, 40), (31, 1, 30, 40), (60, 0, 30, 40)]
+    quarter, flower = (100, 0, 20, 20), (100, 0, 40, 40)
 
-    assert _each_place_once(blocks, 0.2) == [(0, 0, 30, 40), (30, 0, 30, 40), (60, 0, 30, 40)]
+    placed = _each_place_once([*blocks, quarter, flower])
+
+    assert placed == [(0, 0, 30, 40), (30, 0, 30, 40), (60, 0, 30, 40), quarter, flower]
 
 
 def test_a_small_sort_set_apart_from_the_pages_large_blocks_is_searched_for() -> None:

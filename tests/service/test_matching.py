@@ -220,7 +220,9 @@ def test_a_pair_of_touching_blocks_is_split_where_the_page_shows_the_block_alone
     ink = _page([(40, 40, block), (70, 40, block), (200, 40, turned)])
     pair, single = (40, 40, 60, 40), (200, 40, 30, 40)
 
-    assert split_runs(ink, [pair, single], [single]) == {pair: [(40, 40, 30, 40), (70, 40, 30, 40)]}
+    assert split_runs(ink, [pair, single], [single], X_HEIGHT) == {
+        pair: [(40, 40, 30, 40), (70, 40, 30, 40)]
+    }
 
 
 def test_a_sort_set_touching_the_same_sort_on_its_side_is_split_into_the_two() -> None:
@@ -231,7 +233,7 @@ def test_a_sort_set_touching_the_same_sort_on_its_side_is_split_into_the_two() -
     ink = _page([(40, 40, block), (40, 80, on_its_side), (200, 40, block)])
     pair, single = (40, 40, 40, 70), (200, 40, 30, 40)
 
-    runs = split_runs(ink, [pair, single], [single])
+    runs = split_runs(ink, [pair, single], [single], X_HEIGHT)
 
     assert list(runs) == [pair]
     assert sorted(runs[pair]) == [(40, 40, 30, 40), (40, 80, 40, 30)]
@@ -245,7 +247,7 @@ def test_an_instance_holding_more_than_the_turned_pair_is_not_split() -> None:
     ink = _page([(40, 40, block), (40, 80, on_its_side), (72, 45, extra), (200, 40, block)])
     pair, single = (40, 40, 40, 70), (200, 40, 30, 40)
 
-    assert split_runs(ink, [pair, single], [single]) == {}
+    assert split_runs(ink, [pair, single], [single], X_HEIGHT) == {}
 
 
 def test_a_symmetric_block_is_not_split_into_its_mirrored_halves() -> None:
@@ -256,7 +258,51 @@ def test_a_symmetric_block_is_not_split_into_its_mirrored_halves() -> None:
     ink = _page([(40, 40, whole), (200, 40, half)])
     symmetric, single = (40, 40, 60, 40), (200, 40, 30, 40)
 
-    assert split_runs(ink, [symmetric, single], [single]) == {}
+    assert split_runs(ink, [symmetric, single], [single], X_HEIGHT) == {}
+
+
+def test_a_frame_corner_of_touching_tiles_is_split_though_letters_stand_in_its_hollow() -> None:
+    block = _block()
+    on_its_side = np.rot90(block).copy()
+    yy, xx = np.mgrid[:24, :16] / np.array([23, 15])[:, None, None] * 2 - 1
+    letter = ((xx**2 + yy**2 <= 1) & (xx**2 + yy**2 >= 0.4)).astype(np.float32)  # an o
+    # A frame's top row of three tiles meets its column of two, set on their side: one
+    # component, boxed with the letters set in the L's hollow; the tile alone elsewhere.
+    tiles = [(40, 40, block), (70, 40, block), (100, 40, block)]
+    tiles += [(130, 40, on_its_side), (130, 70, on_its_side)]
+    letters = [(x, 84, letter) for x in (50, 72, 94)]
+    ink = _page([*tiles, *letters, (300, 40, block)])
+    corner, single = (40, 40, 130, 70), (300, 40, 30, 40)
+
+    runs = split_runs(ink, [corner, single], [single], X_HEIGHT)
+
+    assert list(runs) == [corner]
+    assert sorted(runs[corner]) == sorted((x, y, p.shape[1], p.shape[0]) for x, y, p in tiles)
+
+
+def test_a_block_of_four_mirrored_quarters_is_not_split_into_them() -> None:
+    quarter = _block()
+    # Each quarter in an orientation of its own: one block, whose quarter stands alone too.
+    top = np.concatenate([quarter, quarter[:, ::-1]], axis=1)
+    whole = np.concatenate([top, top[::-1]], axis=0)
+    ink = _page([(40, 40, whole), (300, 40, quarter)])
+    symmetric, single = (40, 40, 60, 80), (300, 40, 30, 40)
+
+    assert split_runs(ink, [symmetric, single], [single], X_HEIGHT) == {}
+
+
+def test_a_flower_whose_heart_is_shaped_as_its_petals_is_not_split_into_them() -> None:
+    yy, xx = np.mgrid[:30, :20] / np.array([29, 19])[:, None, None] * 2 - 1
+    upright = (xx**2 + yy**2 <= 1).astype(np.float32)  # a petal, alike turned a half
+    lying = np.rot90(upright).copy()
+    # Petals round a heart shaped as a lying petal: the heart and the lying petals make a
+    # run of three, but the upright petals stand two blocks apart, across the heart.
+    petals = [(40, 80, lying), (70, 80, lying), (100, 80, lying)]
+    petals += [(75, 50, upright), (75, 100, upright)]
+    ink = _page([*petals, (300, 40, upright)])
+    bloom, single = (40, 50, 90, 80), (300, 40, 20, 30)
+
+    assert split_runs(ink, [bloom, single], [single], X_HEIGHT) == {}
 
 
 def test_the_tile_beside_a_corner_block_is_found_by_its_tiling_on_the_other_side() -> None:
