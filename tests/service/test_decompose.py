@@ -474,6 +474,26 @@ def _band_of_two_piece_blocks() -> tuple[PageImage, list[tuple[int, int, int, in
     return PageImage("band", pixels), blocks
 
 
+def _page_findings(
+    page: PageImage,
+    kept: list[tuple[int, int, int, int]],
+    x_height: float,
+    strokes: np.ndarray | None = None,
+) -> PageFindings:
+    """A page's findings with ``kept`` as its boxes; their descriptors, unused by ``_missed``,
+    left blank."""
+    count = len(kept)
+    return PageFindings(
+        page=page,
+        boxes=kept,
+        templates=np.zeros((count, 32, 32), np.float32),
+        views=np.zeros((count, 8, 4), np.float32),
+        fine=np.zeros((count, 64, 64), np.uint8),
+        strokes=np.zeros((0, 4), np.int64) if strokes is None else strokes,
+        x_height=x_height,
+    )
+
+
 def test_blocks_whose_neighbours_are_still_pieces_are_matched_along_their_band() -> None:
     # Segmentation kept only the band's first and last blocks; the others are strokes, a rule
     # and a scroll each. Among those strokes, as unlike each other as letters, the first block
@@ -482,15 +502,7 @@ def test_blocks_whose_neighbours_are_still_pieces_are_matched_along_their_band()
     mask = page.pixels < 128
     strokes = np.array(component_boxes(mask), dtype=np.int64)
     kept = [blocks[0], blocks[-1]]
-    findings = PageFindings(
-        page=page,
-        boxes=kept,
-        templates=np.zeros((2, 32, 32), np.float32),
-        views=np.zeros((2, 8, 4), np.float32),
-        fine=np.zeros((2, 64, 64), np.uint8),
-        strokes=strokes,
-        x_height=30.0,
-    )
+    findings = _page_findings(page, kept, x_height=30.0, strokes=strokes)
 
     runs, found = _missed(findings, kept, [blocks[0]], BaselineParams())
 
@@ -523,15 +535,7 @@ def test_runs_found_by_a_worn_run_are_split_into_the_lone_blocks_impressions() -
     # split that run, and the run, matched, finds the second run, which the lone block splits.
     page, lone, (worn_run, clean_run) = _page_of_runs()
     kept = [lone, (20, 40, 90, 40)]
-    findings = PageFindings(
-        page=page,
-        boxes=kept,
-        templates=np.zeros((2, 32, 32), np.float32),
-        views=np.zeros((2, 8, 4), np.float32),
-        fine=np.zeros((2, 64, 64), np.uint8),
-        strokes=np.zeros((0, 4), np.int64),
-        x_height=25.0,
-    )
+    findings = _page_findings(page, kept, x_height=25.0)
 
     runs, found = _missed(findings, kept, kept, BaselineParams())
 
@@ -566,15 +570,7 @@ def test_a_small_sort_set_apart_from_the_pages_large_blocks_is_searched_for() ->
         pixels[y + 8 : y + 16, x + 18 : x + 26] = 0
         sorts.append((x, y, 30, 40))
     kept = [*large, sorts[0]]
-    findings = PageFindings(
-        page=PageImage("blocks and a band", pixels),
-        boxes=kept,
-        templates=np.zeros((3, 32, 32), np.float32),
-        views=np.zeros((3, 8, 4), np.float32),
-        fine=np.zeros((3, 64, 64), np.uint8),
-        strokes=np.zeros((0, 4), np.int64),
-        x_height=25.0,
-    )
+    findings = _page_findings(PageImage("blocks and a band", pixels), kept, x_height=25.0)
 
     _, found = _missed(findings, kept, [large[0], sorts[0]], BaselineParams())
 
