@@ -284,8 +284,8 @@ def _turned_pair(
     window = ink[top : y + h + slack, left : x + w + slack]
     # Two places of an r x c block overlapping by at most a fifth of it need a window at
     # least 0.75 (r + c) long one way: most instances are single blocks, and skip the search.
-    placed = [
-        (view.shape, _best_place(window, view, (left, top)))
+    oblong = [
+        view
         for view in views
         if view.shape[0] != view.shape[1]
         and view.shape[0] <= window.shape[0]
@@ -293,6 +293,10 @@ def _turned_pair(
         and view.size >= 0.25 * w * h
         and max(window.shape) >= 0.75 * sum(view.shape)
     ]
+    if not oblong:
+        return None
+    area = _SearchArea(window.astype(np.float64))
+    placed = [(view.shape, _best_place(area, view, (left, top))) for view in oblong]
     pairs = [
         (min(first[0], second[0]), [first[1], second[1]])
         for index, (shape, first) in enumerate(placed)
@@ -367,7 +371,8 @@ def _likest_places(
     and its box in the window."""
     height, width = window.shape
     fitting = [i for i, v in enumerate(views) if v.shape[0] <= height and v.shape[1] <= width]
-    maps = {i: correlation_map(window, views[i]) for i in fitting}
+    area = _SearchArea(window.astype(np.float64))
+    maps = {i: area.correlation(views[i].astype(np.float64)) for i in fitting}
     places: list[tuple[float, int, Box]] = []
     while maps:
         index = max(maps, key=lambda i: float(maps[i].max()))
@@ -398,11 +403,12 @@ def _taken_out(score: np.ndarray, shape: tuple[int, ...], part: Box, max_overlap
 
 
 def _best_place(
-    window: np.ndarray, view: np.ndarray, corner: tuple[int, int], direct: bool = False
+    area: _SearchArea, view: np.ndarray, corner: tuple[int, int], direct: bool = False
 ) -> tuple[float, Box]:
-    """The best correlation of ``view`` within ``window`` (whose top-left is ``corner`` on
-    the page), with its place on the page. ``direct``: see ``_SearchArea.correlation``."""
-    score = correlation_map(window, view, direct)
+    """The best correlation of ``view`` within the search ``area`` (whose top-left is
+    ``corner`` on the page), with its place on the page. ``direct``: see
+    ``_SearchArea.correlation``."""
+    score = area.correlation(view.astype(np.float64), direct)
     dy, dx = np.unravel_index(int(np.argmax(score)), score.shape)
     box = (corner[0] + int(dx), corner[1] + int(dy), view.shape[1], view.shape[0])
     return float(score[dy, dx]), box
@@ -620,7 +626,7 @@ def _refined(
     window = ink[y0 : corner[1] + vh + step, x0 : corner[0] + vw + step]
     if window.shape[0] < vh or window.shape[1] < vw:
         return 0.0, (corner[0], corner[1], vw, vh)
-    return _best_place(window, view, (x0, y0), direct=True)
+    return _best_place(_SearchArea(window.astype(np.float64)), view, (x0, y0), direct=True)
 
 
 def _shrunk(pixels: np.ndarray, step: int) -> np.ndarray:
