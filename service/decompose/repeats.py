@@ -38,6 +38,13 @@ ROW_OVERLAP = 0.5
 #: Paper between two sorts is at most this share of pixels half ink or darker (a speck, not
 #: a letter).
 BLANK_SHARE = 0.02
+#: Cuts between touching blocks shift by at most this share of a period from those dividing
+#: the run evenly, to meet the run's lowest ink where its blocks join (less than half: a
+#: shift of half a period would cut a run alternating two sorts at the wrong blank)...
+JOIN_REACH = 0.4
+#: ...and an end of the run shorter than this share of a pitch is a sliver of something
+#: else.
+SLIVER = 0.5
 #: How much less alike than a run's periods the sorts that alternate in them need be.
 ALTERNATE_SLACK = 0.05
 #: Two boxes are level when their centres lie within this share of the smaller one's side.
@@ -430,8 +437,7 @@ def split_touching(
         return [box]
     count = round(length / period)
     if abs(length / period - count) <= 0.2:
-        cuts = [round(i * length / count) for i in range(count + 1)]
-        parts = _cut(mask, box, cuts)
+        parts = _cut(mask, box, _at_the_joins(profile, count, period))
         return parts if _even(parts, horizontal) else [box]
     if partial_from is None or breadth < partial_from:
         return [box]
@@ -449,6 +455,43 @@ def _even(parts: list[Box], horizontal: bool) -> bool:
     as alike blocks do: the stems of a word cut at their period do not (ascenders, x-height)."""
     breadths = [part[3] if horizontal else part[2] for part in parts]
     return min(breadths) >= EVEN_BREADTH * max(breadths)
+
+
+def _at_the_joins(profile: np.ndarray, count: int, period: float) -> list[int]:
+    """Cuts of a run about ``count`` blocks long into its blocks: its ends, and inner cuts a
+    pitch apart (within a pixel of the ``period``) across the whole run, shifted from those
+    dividing it evenly by at most ``JOIN_REACH`` of a period, where the profile is lowest on
+    average (of equally low ones, the least shifted). An end shorter than ``SLIVER`` of a
+    pitch is left out.
+
+    Cuts dividing the run evenly drift from the joins where an end block is worn, or the run
+    holds a stray stroke; blocks cut off their joins are framed unlike each other, which
+    parts one motif in two."""
+    length = len(profile)
+    even = length / count
+    reach = int(JOIN_REACH * period)
+    shifts = np.arange(-reach, reach + 1)
+    best: tuple[tuple[float, float], float, list[int]] | None = None
+    for pitch in np.arange(period - 1.0, period + 1.05, 0.1):
+        # One row of cuts per shift, a pitch apart across the run (those outside left out).
+        grid = np.round(((even + shifts) % pitch)[:, None] + pitch * np.arange(count + 1))
+        inside = (grid > 0) & (grid < length)
+        lows = np.where(inside, profile[np.clip(grid, 0, length - 1).astype(int)], 0.0).sum(1)
+        means = lows / np.maximum(inside.sum(axis=1), 1)
+        drift = np.abs(shifts) + abs(pitch - even)
+        row = int(np.lexsort((drift, means))[0])
+        key = (float(means[row]), float(drift[row]))
+        if inside[row].any() and (best is None or key < best[0]):
+            best = (key, float(pitch), grid[row][inside[row]].astype(int).tolist())
+    if best is None:
+        return [round(i * even) for i in range(count + 1)]
+    _, pitch, inner = best
+    cuts = [0, *inner, length]
+    if cuts[1] < SLIVER * pitch:
+        cuts = cuts[1:]
+    if length - cuts[-2] < SLIVER * pitch:
+        cuts = cuts[:-1]
+    return cuts
 
 
 def _lowest_cuts(profile: np.ndarray, period: float) -> list[int]:

@@ -156,6 +156,24 @@ def test_a_band_holding_part_of_a_corner_block_is_cut_into_its_whole_blocks() ->
     assert sorted(parts) == [(10 + 30 * i, 20, 30, 80) for i in range(10)]
 
 
+def test_a_band_whose_end_block_is_worn_is_cut_at_its_joins() -> None:
+    # Ten 30 x 80 blocks (a ring and a bar) joined by a hairline, the first worn away on its
+    # left: the run is 9.83 periods long, and ten even parts would each take a sliver of the
+    # next block's ring.
+    ink, _ = _band_ending_in_half_a_corner()
+    ink[:, 310:] = 0.0
+    ink[:, :15] = 0.0
+
+    parts = sorted(split_touching(ink, ink > 0.5, (15, 20, 295, 80)))
+
+    # Each part holds one ring whole and none of the next: it begins and ends where two
+    # blocks meet, the 6 px of hairline between one ring and the next.
+    joins = [15] + [10 + 30 * i for i in range(1, 10)] + [310]
+    assert len(parts) == 10
+    for (x, _, w, _), start, end in zip(parts, joins[:-1], joins[1:], strict=True):
+        assert abs(x - start) <= 3 and abs(x + w - end) <= 3
+
+
 def test_a_run_narrower_than_partial_from_is_cut_only_into_whole_periods() -> None:
     # Touching letters of a word make alike stems: a run this narrow stays whole.
     ink, run = _band_ending_in_half_a_corner()
