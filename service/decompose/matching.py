@@ -295,7 +295,7 @@ def _turned_pair(
     ]
     if not oblong:
         return None
-    area = _SearchArea(window.astype(np.float64))
+    area = SearchArea(window)
     placed = [(view.shape, _best_place(area, view, (left, top))) for view in oblong]
     pairs = [
         (min(first[0], second[0]), [first[1], second[1]])
@@ -371,8 +371,8 @@ def _likest_places(
     and its box in the window."""
     height, width = window.shape
     fitting = [i for i, v in enumerate(views) if v.shape[0] <= height and v.shape[1] <= width]
-    area = _SearchArea(window.astype(np.float64))
-    maps = {i: area.correlation(views[i].astype(np.float64)) for i in fitting}
+    area = SearchArea(window)
+    maps = {i: area.correlation(views[i]) for i in fitting}
     places: list[tuple[float, int, Box]] = []
     while maps:
         index = max(maps, key=lambda i: float(maps[i].max()))
@@ -403,12 +403,12 @@ def _taken_out(score: np.ndarray, shape: tuple[int, ...], part: Box, max_overlap
 
 
 def _best_place(
-    area: _SearchArea, view: np.ndarray, corner: tuple[int, int], direct: bool = False
+    area: SearchArea, view: np.ndarray, corner: tuple[int, int], direct: bool = False
 ) -> tuple[float, Box]:
     """The best correlation of ``view`` within the search ``area`` (whose top-left is
     ``corner`` on the page), with its place on the page. ``direct``: see
-    ``_SearchArea.correlation``."""
-    score = area.correlation(view.astype(np.float64), direct)
+    ``SearchArea.correlation``."""
+    score = area.correlation(view, direct)
     dy, dx = np.unravel_index(int(np.argmax(score)), score.shape)
     box = (corner[0] + int(dx), corner[1] + int(dy), view.shape[1], view.shape[0])
     return float(score[dy, dx]), box
@@ -590,7 +590,7 @@ def _peaks(
     with the index of their view, less those where a ``taken`` block already stands."""
     step = max(1, min(exemplar[2:]) // params.working_side)
     rx, ry, rw, rh = region
-    area = _SearchArea(_shrunk(ink[ry : ry + rh, rx : rx + rw], step))
+    area = SearchArea(_shrunk(ink[ry : ry + rh, rx : rx + rw], step))
     peaks = []
     for index, view in enumerate(views):
         coarse = _shrunk(view, step)
@@ -626,7 +626,7 @@ def _refined(
     window = ink[y0 : corner[1] + vh + step, x0 : corner[0] + vw + step]
     if window.shape[0] < vh or window.shape[1] < vw:
         return 0.0, (corner[0], corner[1], vw, vh)
-    return _best_place(_SearchArea(window.astype(np.float64)), view, (x0, y0), direct=True)
+    return _best_place(SearchArea(window), view, (x0, y0), direct=True)
 
 
 def _shrunk(pixels: np.ndarray, step: int) -> np.ndarray:
@@ -648,11 +648,12 @@ def _distinct_views(block: np.ndarray) -> list[np.ndarray]:
     return views
 
 
-class _SearchArea:
-    """A search area with its integral images, shared by every view searched in it."""
+class SearchArea:
+    """Pixels where templates are searched (normalised cross-correlation at every place one
+    fits), with the integral images and spectra that every view searched in them shares."""
 
     def __init__(self, pixels: np.ndarray) -> None:
-        self.pixels = pixels
+        self.pixels = np.asarray(pixels, dtype=np.float64)
         self._integral = _integral(pixels)
         self._integral_of_squares = _integral(pixels * pixels)
         # The area's spectrum per padded size: views of one shape (a block and its half
@@ -663,8 +664,10 @@ class _SearchArea:
         return _window_sums(self._integral, th, tw)
 
     def correlation(self, template: np.ndarray, direct: bool = False) -> np.ndarray:
-        """Normalised correlation at every position; ``direct`` sums products in place of a
+        """Normalised correlation of ``template`` at every position where it fits (top-left
+        corners), in [-1, 1]; flat windows score 0. ``direct`` sums products in place of a
         Fourier transform, cheaper when the template fits in only a few positions."""
+        template = np.asarray(template, dtype=np.float64)
         th, tw = template.shape
         sums = self.window_sums(th, tw)
         squares = _window_sums(self._integral_of_squares, th, tw)
@@ -676,16 +679,8 @@ class _SearchArea:
         return self._spectra[shape]
 
 
-def correlation_map(image: np.ndarray, template: np.ndarray, direct: bool = False) -> np.ndarray:
-    """Normalised cross-correlation of ``template`` at every position where it fits in
-    ``image`` (top-left corners), in [-1, 1]; flat windows score 0. ``direct``: see
-    ``_SearchArea.correlation``."""
-    area = _SearchArea(image.astype(np.float64))
-    return area.correlation(template.astype(np.float64), direct)
-
-
 def _normalised(
-    area: _SearchArea,
+    area: SearchArea,
     template: np.ndarray,
     sums: np.ndarray,
     squares: np.ndarray,
@@ -707,7 +702,7 @@ def _normalised(
     return score.astype(np.float32)
 
 
-def _correlate_valid(area: _SearchArea, template: np.ndarray) -> np.ndarray:
+def _correlate_valid(area: SearchArea, template: np.ndarray) -> np.ndarray:
     """Sum of the area's pixels x template at every position where the template fits, by FFT.
 
     (scipy.fft rather than scipy.signal, whose import fails in a process that blocks torch,

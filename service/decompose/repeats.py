@@ -471,21 +471,19 @@ def _at_the_joins(profile: np.ndarray, count: int, period: float) -> list[int]:
     even = length / count
     reach = int(JOIN_REACH * period)
     shifts = np.arange(-reach, reach + 1)
-    best: tuple[tuple[float, float], float, list[int]] | None = None
+    # Per pitch, one row of cuts per shift, a pitch apart across the run (those outside it
+    # left out: a run at least 1.8 periods long keeps one or more in every row).
+    candidates = []
     for pitch in np.arange(period - 1.0, period + 1.05, 0.1):
-        # One row of cuts per shift, a pitch apart across the run (those outside left out).
         grid = np.round(((even + shifts) % pitch)[:, None] + pitch * np.arange(count + 1))
         inside = (grid > 0) & (grid < length)
-        lows = np.where(inside, profile[np.clip(grid, 0, length - 1).astype(int)], 0.0).sum(1)
-        means = lows / np.maximum(inside.sum(axis=1), 1)
+        at_cuts = np.where(inside, profile[np.clip(grid, 0, length - 1).astype(int)], 0.0)
+        lows = at_cuts.sum(axis=1) / inside.sum(axis=1)
         drift = np.abs(shifts) + abs(pitch - even)
-        row = int(np.lexsort((drift, means))[0])
-        key = (float(means[row]), float(drift[row]))
-        if inside[row].any() and (best is None or key < best[0]):
-            best = (key, float(pitch), grid[row][inside[row]].astype(int).tolist())
-    if best is None:
-        return [round(i * even) for i in range(count + 1)]
-    _, pitch, inner = best
+        row = int(np.lexsort((drift, lows))[0])
+        inner = grid[row][inside[row]].astype(int).tolist()
+        candidates.append(((float(lows[row]), float(drift[row])), float(pitch), inner))
+    _, pitch, inner = min(candidates, key=lambda candidate: candidate[0])
     cuts = [0, *inner, length]
     if cuts[1] < SLIVER * pitch:
         cuts = cuts[1:]

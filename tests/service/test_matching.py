@@ -8,7 +8,7 @@ from scipy import ndimage
 from service.decompose.matching import (
     SPECK_SHARE,
     MatchParams,
-    correlation_map,
+    SearchArea,
     missed_placements,
     pieces_within,
     split_runs,
@@ -39,7 +39,7 @@ def test_correlation_peaks_where_the_template_stands() -> None:
     block = _block()
     ink = _page([(120, 70, block)])
 
-    score = correlation_map(ink, block)
+    score = SearchArea(ink).correlation(block)
 
     assert np.unravel_index(np.argmax(score), score.shape) == (70, 120)
     assert score.max() > 0.999
