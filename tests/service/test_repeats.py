@@ -164,14 +164,29 @@ def test_a_band_whose_end_block_is_worn_is_cut_at_its_joins() -> None:
     ink[:, 310:] = 0.0
     ink[:, :15] = 0.0
 
-    parts = sorted(split_touching(ink, ink > 0.5, (15, 20, 295, 80)))
+    parts = split_touching(ink, ink > 0.5, (15, 20, 295, 80))
 
-    # Each part holds one ring whole and none of the next: it begins and ends where two
-    # blocks meet, the 6 px of hairline between one ring and the next.
-    joins = [15] + [10 + 30 * i for i in range(1, 10)] + [310]
-    assert len(parts) == 10
-    for (x, _, w, _), start, end in zip(parts, joins[:-1], joins[1:], strict=True):
-        assert abs(x - start) <= 3 and abs(x + w - end) <= 3
+    assert _cut_at(parts, [15] + [10 + 30 * i for i in range(1, 10)] + [310])
+
+
+def test_a_sliver_of_another_block_at_the_end_of_a_band_is_left_out() -> None:
+    ink, _ = _band_ending_in_half_a_corner()
+    ink[:, 315:] = 0.0  # 5 px of the corner block stay, touching the last block
+
+    parts = split_touching(ink, ink > 0.5, (10, 20, 305, 80))
+
+    assert _cut_at(parts, [10 + 30 * i for i in range(11)])
+
+
+def _cut_at(parts: list[tuple[int, int, int, int]], joins: list[int]) -> bool:
+    """Whether the run's parts, one per pair of consecutive ``joins``, each begin and end
+    within 3 px of them: one ring whole and none of the next (6 px of hairline lie between
+    one ring and the next)."""
+    ordered = sorted(parts)
+    return len(ordered) == len(joins) - 1 and all(
+        abs(x - start) <= 3 and abs(x + w - end) <= 3
+        for (x, _, w, _), start, end in zip(ordered, joins[:-1], joins[1:], strict=True)
+    )
 
 
 def test_a_run_narrower_than_partial_from_is_cut_only_into_whole_periods() -> None:
