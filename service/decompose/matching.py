@@ -145,7 +145,7 @@ def _in_a_tiling(ink: np.ndarray, exemplar: Box, instances: list[Box], params: M
     (correlating ``min_correlation``): a band of tiles, whatever the page's x-height. Where a
     frame of tiles fills a page of little text, the tiles' height passes for the text's."""
     x, y, w, h = exemplar
-    slack = _slack(exemplar, params)
+    slack = _slack(max(exemplar[2:]), params)
     sides = set()
     for ox, oy, ow, oh in instances:
         step = round((ox - x) / w), round((oy - y) / h)
@@ -160,16 +160,25 @@ def _repeated_beside(
     """Whether ``view`` stands again one block over from ``box`` on one of ``sides`` (unit
     steps), correlating ``min_correlation``: the next block of a tiling."""
     x, y, w, h = box
-    slack = _slack(box, params)
+    slack = _slack(max(box[2:]), params)
     return any(
         _refined(ink, view, (x + dx * w, y + dy * h), slack)[0] >= params.min_correlation
         for dx, dy in sides
     )
 
 
-def _slack(box: Box, params: MatchParams) -> int:
-    """How far (pixels) a block's place is searched round where a run or tiling sets it."""
-    return max(1, round(params.run_slack * max(box[2:])))
+def _slack(side: int, params: MatchParams) -> int:
+    """How far (pixels) the place of a block whose long ``side`` is given is searched round
+    where a run or tiling sets it."""
+    return max(1, round(params.run_slack * side))
+
+
+def _surroundings(ink: np.ndarray, box: Box, slack: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """The ``ink`` within ``slack`` pixels of ``box`` (clipped to the page), with the
+    window's top-left corner on the page."""
+    x, y, w, h = box
+    left, top = max(0, x - slack), max(0, y - slack)
+    return ink[top : y + h + slack, left : x + w + slack], (left, top)
 
 
 def _areas(
@@ -278,10 +287,8 @@ def _turned_pair(
 
     Frames alternate a sort upright and on its side, touching; the halves of a symmetric
     block, mirrored or turned a half, keep one shape, and are never split so."""
-    x, y, w, h = box
-    slack = _slack(box, params)
-    left, top = max(0, x - slack), max(0, y - slack)
-    window = ink[top : y + h + slack, left : x + w + slack]
+    _, _, w, h = box
+    window, corner = _surroundings(ink, box, _slack(max(w, h), params))
     # Two places of an r x c block overlapping by at most a fifth of it need a window at
     # least 0.75 (r + c) long one way: most instances are single blocks, and skip the search.
     oblong = [
@@ -296,7 +303,7 @@ def _turned_pair(
     if not oblong:
         return None
     area = SearchArea(window)
-    placed = [(view.shape, _best_place(area, view, (left, top))) for view in oblong]
+    placed = [(view.shape, _best_place(area, view, corner)) for view in oblong]
     pairs = [
         (min(first[0], second[0]), [first[1], second[1]])
         for index, (shape, first) in enumerate(placed)
@@ -326,12 +333,10 @@ def _covering(
     their own. Runs, not any repeat: the quarters of a symmetric block are each in an
     orientation of their own, and a flower's petals stand across its heart from each other,
     though its heart may match a petal between two of them."""
-    x, y, w, h = box
+    _, _, w, h = box
     if w * h < COVERING_BLOCKS * views[0].size:
         return None  # one or two blocks at most: spare it the search
-    slack = max(1, round(params.run_slack * max(views[0].shape)))
-    left, top = max(0, x - slack), max(0, y - slack)
-    window = ink[top : y + h + slack, left : x + w + slack]
+    window, (left, top) = _surroundings(ink, box, _slack(max(views[0].shape), params))
     placed = _likest_places(window, views, params)
     parts = [(left + dx, top + dy, pw, ph) for _, _, (dx, dy, pw, ph) in placed]
     if len(parts) < 3 or not _set_in_runs(placed):
@@ -449,7 +454,7 @@ def _tiling(
         corners = _grid(box, view.shape, params.run_fit)
         if not corners:
             continue
-        slack = max(1, round(params.run_slack * max(view.shape)))
+        slack = _slack(max(view.shape), params)
         placed = []
         for corner in corners:
             score, part = _refined(ink, view, corner, slack)
@@ -622,11 +627,10 @@ def _refined(
     """The best full-resolution placement of ``view`` within ``step`` pixels of ``corner``,
     with its correlation. Boxes keep the exemplar's exact size, turned with the view."""
     vh, vw = view.shape
-    x0, y0 = max(0, corner[0] - step), max(0, corner[1] - step)
-    window = ink[y0 : corner[1] + vh + step, x0 : corner[0] + vw + step]
+    window, origin = _surroundings(ink, (corner[0], corner[1], vw, vh), step)
     if window.shape[0] < vh or window.shape[1] < vw:
         return 0.0, (corner[0], corner[1], vw, vh)
-    return _best_place(SearchArea(window), view, (x0, y0), direct=True)
+    return _best_place(SearchArea(window), view, origin, direct=True)
 
 
 def _shrunk(pixels: np.ndarray, step: int) -> np.ndarray:
