@@ -29,7 +29,7 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 
 from service.decompose.cluster import grouped
-from service.decompose.segment import Box, relative_gaps, trimmed
+from service.decompose.segment import Box, in_line, trimmed
 
 #: Grids (columns, rows) that an instance may be cut into: blocks merged in twos, threes or
 #: fours along a band, or in a grid up to three by three.
@@ -124,20 +124,12 @@ def set_as_bands(
     ):
         if len(members) < least:
             continue
-        chained = _in_line(boxes[members]) & (relative_gaps(boxes[members]) <= 1.0)
-        _, band = connected_components(chained, directed=False)
+        sides = boxes[members, 2:].max(axis=1)
+        near = in_line(boxes[members], np.minimum(sides[:, None], sides[None]))
+        _, band = connected_components(near, directed=False)
         sizes = np.bincount(band)
         banded[members] = sizes[band] >= least
     return banded
-
-
-def _in_line(boxes: np.ndarray) -> np.ndarray:
-    """(N, N) whether two boxes stand side by side (sharing rows) or stacked (sharing
-    columns), overlapping by half the smaller one's extent."""
-    x, y, w, h = boxes.T.astype(np.float64)
-    rows = np.minimum(y + h, y[:, None] + h[:, None]) - np.maximum(y, y[:, None])
-    columns = np.minimum(x + w, x[:, None] + w[:, None]) - np.maximum(x, x[:, None])
-    return (rows >= 0.5 * np.minimum(h, h[:, None])) | (columns >= 0.5 * np.minimum(w, w[:, None]))
 
 
 def grid_cuttings(mask: np.ndarray, box: Box) -> list[list[Box]]:

@@ -19,6 +19,7 @@ from service.decompose.describe import alike_groups, dihedral_views, template
 from service.decompose.segment import (
     Box,
     as_boxes,
+    in_line,
     near_groups,
     overlapping,
     pairwise_gaps,
@@ -270,7 +271,7 @@ def periodic_runs(
     if len(strokes) < params.min_chain:
         return []
     gap = max(1, int(params.run_gap_in_x_heights * x_height))
-    _, groups = connected_components(_in_line(strokes, gap), directed=False)
+    _, groups = connected_components(in_line(strokes, gap), directed=False)
     partial_from = params.partial_run_breadth_in_x_heights * x_height
     found: list[Box] = []
     for x, y, w, h in union_boxes(strokes, groups):
@@ -330,18 +331,6 @@ def _cut_at_blank(mask: np.ndarray, part: Box, horizontal: bool) -> tuple[list[B
         last += 1
     halves = _cut(mask, part, [0, first, last + 1, len(inked)], horizontal)
     return (halves, last - first + 1) if len(halves) == 2 else None
-
-
-def _in_line(boxes: np.ndarray, gap: int) -> np.ndarray:
-    """Boxes at most ``gap`` apart side by side (sharing half their height) or one above the
-    other (sharing half their width): the neighbours along a row or a column."""
-    gap_x, gap_y = pairwise_gaps(boxes)
-    span_x, span_y = -gap_x, -gap_y  # the length two boxes share along each axis
-    half_w = 0.5 * np.minimum(boxes[:, 2][:, None], boxes[:, 2][None])
-    half_h = 0.5 * np.minimum(boxes[:, 3][:, None], boxes[:, 3][None])
-    side_by_side = (span_x >= -gap) & (span_y >= half_h)
-    stacked = (span_y >= -gap) & (span_x >= half_w)
-    return side_by_side | stacked
 
 
 def _alike(ink: np.ndarray, boxes: list[Box], likeness: float) -> bool:

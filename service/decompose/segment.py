@@ -218,6 +218,19 @@ def relative_gaps(boxes: np.ndarray) -> np.ndarray:
     return np.maximum(np.maximum(gap_x, gap_y), 0) / np.minimum(size[:, None], size[None])
 
 
+def in_line(boxes: np.ndarray, gap: np.ndarray | int) -> np.ndarray:
+    """(N, N) whether two boxes stand at most ``gap`` apart (pixels, or per pair) side by
+    side, sharing half the shorter one's height, or one above the other, sharing half the
+    narrower one's width: the neighbours along a row or a column."""
+    gap_x, gap_y = pairwise_gaps(boxes)
+    span_x, span_y = -gap_x, -gap_y  # the length two boxes share along each axis
+    half_w = 0.5 * np.minimum(boxes[:, 2][:, None], boxes[:, 2][None])
+    half_h = 0.5 * np.minimum(boxes[:, 3][:, None], boxes[:, 3][None])
+    side_by_side = (span_x >= -gap) & (span_y >= half_h)
+    stacked = (span_y >= -gap) & (span_x >= half_w)
+    return side_by_side | stacked
+
+
 def near_groups(boxes: np.ndarray, gap: np.ndarray | int) -> np.ndarray:
     """Group index per box: boxes overlapping once grown by ``gap`` share a group (transitively)."""
     near = overlapping(boxes, boxes, gap)
