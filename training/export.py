@@ -199,10 +199,11 @@ def _by_place(doc: dict[str, Any]) -> dict[tuple[str, tuple[int, ...]], dict[str
 
 
 def _unscored(doc: dict[str, Any]) -> dict[str, Any]:
-    """``doc`` without its instances: its motifs and its pages' other fields."""
+    """``doc`` without its instances: its motifs, its pages' other fields, and how many
+    instances each page has (two at one place would count once in ``_by_place``)."""
     return {
         "motifs": doc["motifs"],
-        "pages": [{**page, "instances": None} for page in doc["pages"]],
+        "pages": [{**page, "instances": len(page["instances"])} for page in doc["pages"]],
     }
 
 

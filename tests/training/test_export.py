@@ -15,7 +15,7 @@ import torch
 from service.bundle import file_sha256, load_bundle
 from training import train
 from training.config import CONFIG_DIR, load_config
-from training.export import decomposition_parity, export_run
+from training.export import _score_difference, decomposition_parity, export_run
 from training.model import Encoder
 from training.synth import generate
 
@@ -74,6 +74,18 @@ def testdecomposition_parity_sees_another_model(run, pages, bundle):
     other = Encoder(**train.load_weights(run)[0].kwargs).eval()
     parity = decomposition_parity(other, load_bundle(bundle), pages / "images")
     assert parity["identical"] is False
+
+
+def test_a_second_instance_at_one_place_is_a_difference() -> None:
+    # Instances are compared by place; a decomposition with one more at the same place is
+    # not the same, however close its score.
+    instance = {"bbox": [1, 2, 3, 4], "motif": "m0001", "score": 0.9, "rotation": 0}
+    page = {"image": "p.png", "width": 10, "height": 10, "instances": [instance]}
+    one = {"motifs": [], "pages": [page]}
+    doubled = {"motifs": [], "pages": [{**page, "instances": [instance, {**instance}]}]}
+
+    assert _score_difference(one, json.loads(json.dumps(one))) == 0.0
+    assert _score_difference(one, doubled) is None
 
 
 def test_export_needs_pages_where_it_is_told_to_look(run, tmp_path):
