@@ -58,6 +58,7 @@ from service.decompose.segment import (
     large_instances,
     lying_within,
     misread_x_height,
+    narrow_sorts,
     narrow_stroke_blocks,
     not_page_wide,
     overlapping,
@@ -644,7 +645,7 @@ def _find_boxes(
     not. ``sized`` is ``split_by_size`` of the page's ``mask``: large and small components,
     and the x-height."""
     large, small, x_height = sized
-    seeded = large_instances(large, small, ink.shape, params.segment)
+    seeded = large_instances(large, small, mask, params.segment)
     shapes = list(seeded)
     pieces = small_strokes(small, x_height, params.segment)
     engraved_groups = stroke_groups(pieces, x_height, ink.shape, params.segment)
@@ -677,6 +678,9 @@ def _find_boxes(
     clusters = as_boxes(stroke_clusters(strokes, x_height, repeats))
     shapes += clusters
     boxes += _chained(ink, clusters, boxes, small, x_height, params)
+    boxes += _chained(
+        ink, as_boxes(narrow_sorts(small, x_height, params.segment)), boxes, small, x_height, params
+    )
     # Engraved sorts too narrow to be taken alone, whose strokes lie further apart than a
     # worn sort's, repeat as whole sorts: tried again, with their clusters, where nothing is.
     narrow = narrow_stroke_blocks(engraved_groups, x_height, params.segment)

@@ -279,25 +279,32 @@ def split_by_size(
 
 
 def large_instances(
-    large: np.ndarray, small: np.ndarray, page_shape: tuple[int, ...], params: SegmentParams
+    large: np.ndarray, small: np.ndarray, mask: np.ndarray, params: SegmentParams
 ) -> list[Box]:
     """Boxes seeded by large components, with the small pieces that sit on them.
 
     A box may still be a run of touching blocks: split it (``split_touching``), then keep what
-    is ``block_shaped``.
+    is ``block_shaped``. ``mask`` is the page's ink, of which the components were read.
     """
     if len(large) == 0:
         return []
     size = large[:, 2:].max(axis=1)
     # Large components this close are one block broken by wear or drawn in several strokes.
     gap = np.maximum(1, params.merge_gap_fraction * size).astype(np.int64)
-    groups = _regroup_oversized(large, near_groups(large, gap), page_shape, params)
+    groups = _regroup_oversized(large, near_groups(large, gap), mask.shape, params)
     # Small pieces (dots, rays, stems) join the block they sit on; text is further away. Only
-    # pieces smaller than the block: a scan's dark page edge, whose box spans the page,
-    # would otherwise swallow every block.
+    # pieces smaller than the block in their longer side: a scan's dark page edge, whose box
+    # spans the page, would otherwise swallow every block. A piece beside the block, their
+    # boxes apart, must also hold less ink than it: a frame's corner block, square and just
+    # under the large size, is no piece of the narrow sort beside it, while a heart under its
+    # broad leaves, within their span, is one block with them.
     attach = np.maximum(1, params.attach_gap_fraction * size).astype(np.int64)
-    smaller = small[:, 2:].max(axis=1)[:, None] <= size[None, :]
-    attached = overlapping(small, large, attach) & smaller
+    attached = overlapping(small, large, attach)
+    attached &= small[:, 2:].max(axis=1)[:, None] <= size[None, :]
+    beside = attached & ~overlapping(small, large)
+    rows = beside.any(axis=1)
+    inkier = _ink_within(mask, small[rows])[:, None] >= _ink_within(mask, large)[None, :]
+    attached[rows] &= ~(beside[rows] & inkier)
     has_host = attached.any(axis=1)
     host_group = groups[attached[has_host].argmax(axis=1)]
     merged = np.array(
@@ -306,12 +313,27 @@ def large_instances(
     return as_boxes(merged)
 
 
+def _ink_within(mask: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """How many ink pixels of ``mask`` each box (x, y, w, h) holds."""
+    return np.array([mask[y : y + h, x : x + w].sum() for x, y, w, h in boxes], dtype=np.int64)
+
+
 def small_strokes(small: np.ndarray, x_height: float, params: SegmentParams) -> np.ndarray:
     """The small components no larger than a block's seed: letters, dots and strokes. (The
     rest of ``small`` are rules and stains, which would bridge whole pages.)"""
     if len(small) == 0:
         return small
     return small[small[:, 2:].max(axis=1) <= params.min_size_in_x_heights * x_height]
+
+
+def narrow_sorts(small: np.ndarray, x_height: float, params: SegmentParams) -> np.ndarray:
+    """The small components larger than a block's seed, set aside only as tall and narrow as
+    letters (``_letter_like``): a narrow sort of a frame's side, turned upright, is one of
+    them, while the same sort lying in the frame's top is large."""
+    if len(small) == 0:
+        return small
+    seed_sized = small[:, 2:].max(axis=1) <= params.min_size_in_x_heights * x_height
+    return small[~seed_sized & _letter_like(small, x_height)]
 
 
 def stroke_groups(

@@ -98,7 +98,7 @@ def test_blocks_set_touching_in_a_frame_stay_separate_blocks() -> None:
     stroke_inside = (50, 50, 100, 100)  # nested inside the first block: part of it
     large = np.array([*blocks, stroke_inside])
 
-    found = large_instances(large, np.zeros((0, 4), np.int64), (1000, 1000), SegmentParams())
+    found = large_instances(large, np.zeros((0, 4), np.int64), _inked(blocks), SegmentParams())
 
     assert sorted(found) == sorted(blocks)
 
@@ -107,10 +107,59 @@ def test_a_scans_dark_page_edge_does_not_swallow_the_blocks() -> None:
     # The edge is one thin L-shaped component whose box spans the page.
     blocks = [(200, 300, 100, 100), (320, 300, 100, 100)]
     edge = (0, 0, 1000, 1000)
+    mask = _inked(blocks)
+    mask[:, :3] = mask[-3:, :] = True
 
-    found = large_instances(np.array(blocks), np.array([edge]), (1000, 1000), SegmentParams())
+    found = large_instances(np.array(blocks), np.array([edge]), mask, SegmentParams())
 
     assert sorted(found) == blocks
+
+
+def test_a_square_block_beside_a_narrow_one_is_no_piece_of_it() -> None:
+    # A frame's corner block, just under the large size, is shorter than the narrow sort
+    # beside it but holds more ink: two blocks, not a block and its stem. A dot still joins.
+    sort = (200, 300, 100, 38)
+    corner, dot = (104, 290, 92, 92), (302, 310, 6, 6)
+
+    found = large_instances(
+        np.array([sort]), np.array([corner, dot]), _inked([sort, corner, dot]), SegmentParams()
+    )
+
+    assert found == [(200, 300, 108, 38)]
+
+
+def test_a_slanting_petal_joins_its_flower_though_its_box_is_larger() -> None:
+    # The upright petal is the large component; the slanting one, a thin diagonal stroke,
+    # spans a squarer box of more area but holds less ink.
+    upright = (100, 100, 35, 57)
+    slanting = (136, 60, 51, 51)
+    mask = _inked([upright])
+    for step in range(51):
+        mask[60 + 50 - step, 136 + step : 136 + step + 4] = True
+
+    found = large_instances(np.array([upright]), np.array([slanting]), mask, SegmentParams())
+
+    assert found == [(100, 60, 87, 97)]
+
+
+def test_a_heart_under_its_broad_leaves_is_one_block_with_them() -> None:
+    # The leaves are the large component, the heart holds more ink but lies within their
+    # span, its box overlapping theirs: one block.
+    leaves, heart = (481, 225, 119, 50), (500, 264, 86, 84)
+    mask = _inked([heart])
+    mask[225:235, 481:600] = True
+
+    found = large_instances(np.array([leaves]), np.array([heart]), mask, SegmentParams())
+
+    assert found == [(481, 225, 119, 123)]
+
+
+def _inked(boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """A 1000 x 1000 page whose ink fills each box."""
+    mask = np.zeros((1000, 1000), bool)
+    for x, y, w, h in boxes:
+        mask[y : y + h, x : x + w] = True
+    return mask
 
 
 def test_overlapping_pieces_are_one_block_even_when_seen_once() -> None:

@@ -334,6 +334,46 @@ def test_narrow_engraved_sorts_are_blocks_where_they_repeat() -> None:
     assert _locate(alone, BaselineParams()).boxes == []
 
 
+def _narrow_sort() -> np.ndarray:
+    """A sort 40 x 96 px in one piece, a ring on a stem on a wedge: taller than a seed of a
+    block (two x-heights of the page's type), as tall and narrow as a long s with its
+    descender."""
+    sort = np.zeros((96, 40), bool)
+    yy, xx = np.mgrid[:40, :40] / 39 * 2 - 1
+    round_ = xx**2 + yy**2
+    sort[:40] = (round_ <= 1) & (round_ >= 0.4)
+    yy, xx = np.mgrid[:30, :40] / np.array([[[29]], [[39]]]) * 2 - 1
+    sort[66:] = yy >= np.abs(xx) * 2 - 1
+    sort[35:80, 16:24] = True
+    return sort
+
+
+def _page_of_narrow_sorts(count: int) -> tuple[PageImage, list[tuple[int, int, int, int]]]:
+    """Three lines of type 40 px tall under a row of ``count`` narrow sorts set 2 px apart:
+    closer than a worn sort's strokes, so that the row clusters as one shape."""
+    gray = _page_with_type()
+    sorts = []
+    for i in range(count):
+        x = 100 + 42 * i
+        gray[100:196, x : x + 40][_narrow_sort()] = 20
+        sorts.append((x, 100, 40, 96))
+    return PageImage("narrow sorts", gray), sorts
+
+
+def test_narrow_sorts_taller_than_a_seed_are_found_where_they_repeat() -> None:
+    # Each sort is one component read as a letter by its shape, too tall to be a letter's
+    # stroke, and the row clusters as one shape: a frame's side of narrow sorts, turned
+    # upright, was found by no path.
+    page, sorts = _page_of_narrow_sorts(6)
+    alone, _ = _page_of_narrow_sorts(1)
+
+    found = sorted(_locate(page, BaselineParams()).boxes)
+
+    assert len(found) == len(sorts)
+    assert np.abs(np.array(found) - np.array(sorts)).max() <= 1
+    assert _locate(alone, BaselineParams()).boxes == []
+
+
 def test_a_worn_sort_joined_to_its_neighbour_by_a_speck_stays_a_sort_of_its_row() -> None:
     # A row of ten hollow squares 56 px broad (1.5 x-heights), 9 px apart. The fifth has lost
     # the corners of its top bar, and a speck stands in the blank after it: its pieces, the
