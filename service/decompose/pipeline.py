@@ -663,11 +663,17 @@ def _find_boxes(
     ]
     seeded += _outside(engraved, seeded)
     partial_from = repeats.partial_run_breadth_in_x_heights * x_height
+    long_from = repeats.partial_run_length_in_x_heights * x_height
     parts = [
         part
         for box in seeded
         for part in split_touching(
-            ink, mask, box, partial_from=partial_from, likeness=repeats.likeness
+            ink,
+            mask,
+            box,
+            partial_from=partial_from,
+            likeness=repeats.likeness,
+            long_from=long_from,
         )
     ]
     boxes = _not_type(ink, block_shaped(parts, ink.shape, params.segment), small, params.text)

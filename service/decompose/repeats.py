@@ -46,6 +46,11 @@ JOIN_REACH = 0.4
 #: ...and an end of the run shorter than this share of a pitch is a sliver of something
 #: else.
 SLIVER = 0.5
+#: A run read in part is cut where its profile is at most this share of its mean (blocks
+#: meet by a blank or a hairline)...
+JOIN_INK = 0.5
+#: ...into as many parts as can be a period long, give or take this share of it.
+PERIOD_FIT = 0.15
 #: How much less alike than a run's periods the sorts that alternate in them need be.
 ALTERNATE_SLACK = 0.05
 #: Two boxes are level when their centres lie within this share of the smaller one's side.
@@ -102,6 +107,8 @@ class RepeatParams:
     # A run of touching blocks this many x-heights broad, or more, is no word: it may be cut
     # though it also holds a part of something else.
     partial_run_breadth_in_x_heights: float = 2.0
+    # So is a run this many x-heights long: the longest words set solid are about eight.
+    partial_run_length_in_x_heights: float = 12.0
     # Strokes closer than this many x-heights are one sort's (a worn flower's petals); the
     # letters of a word stand further apart, but for ligatures.
     stroke_cluster_gap_in_x_heights: float = 0.1
@@ -273,12 +280,18 @@ def periodic_runs(
     gap = max(1, int(params.run_gap_in_x_heights * x_height))
     _, groups = connected_components(in_line(strokes, gap), directed=False)
     partial_from = params.partial_run_breadth_in_x_heights * x_height
+    long_from = params.partial_run_length_in_x_heights * x_height
     found: list[Box] = []
     for x, y, w, h in union_boxes(strokes, groups):
         if max(w, h) < params.min_chain * min(w, h) or min(w, h) < 0.5 * x_height:
             continue
         parts = split_touching(
-            ink, mask, (x, y, w, h), partial_from=partial_from, likeness=params.likeness
+            ink,
+            mask,
+            (x, y, w, h),
+            partial_from=partial_from,
+            likeness=params.likeness,
+            long_from=long_from,
         )
         if len(parts) >= params.min_chain and _alike(ink, parts, params.likeness):
             found += _alternate_sorts(ink, mask, parts, w >= h, params.likeness) or parts
@@ -400,15 +413,17 @@ def split_touching(
     min_peak: float = 0.5,
     partial_from: float | None = None,
     likeness: float = RepeatParams.likeness,
+    long_from: float | None = None,
 ) -> list[Box]:
     """Split a run of touching blocks (a band set without spacing) into its blocks.
 
     A run of n identical blocks makes the ink profile along its long axis periodic; when the
     period divides the run's length about n times, the run is cut there and each part is
     trimmed to its own ink. A run that also holds a part of something else (the corner
-    block of a frame, a broken sort) is cut where the profile is lowest, a period apart, and
-    kept when its whole periods are ``likeness`` alike; only runs at least ``partial_from``
-    broad are read so (None: never), as a word of touching letters is a run of alike stems.
+    block of a frame, a broken sort, a flower set in a band of sorts) is cut where its
+    blocks join (``_cuts_at_joins``) and kept when its parts are ``likeness`` alike; only
+    runs at least ``partial_from`` broad, or ``long_from`` long, are read so (None: never),
+    as a word of touching letters is a run of alike stems.
     A run cut at whole periods is kept whole unless its parts span the same breadth (a word's
     ascenders rise above its other stems). Anything that is not periodic is returned whole.
     """
@@ -428,14 +443,10 @@ def split_touching(
     if abs(length / period - count) <= 0.2:
         parts = _cut(mask, box, _at_the_joins(profile, count, period))
         return parts if _even(parts, horizontal) else [box]
-    if partial_from is None or breadth < partial_from:
+    broad = partial_from is not None and breadth >= partial_from
+    if not broad and (long_from is None or length < long_from):
         return [box]
-    cuts = _lowest_cuts(profile, period)
-    # Touching blocks meet by hairlines: cuts through the body of one long block are not low.
-    inner = [cut for cut in cuts if 0 < cut < len(profile)]
-    if profile[inner].mean() > 0.5 * profile.mean():
-        return [box]
-    parts = _cut(mask, box, cuts)
+    parts = _cut(mask, box, _cuts_at_joins(profile, period))
     return parts if len(parts) >= 3 and _alike(ink, parts, likeness) else [box]
 
 
@@ -481,18 +492,43 @@ def _at_the_joins(profile: np.ndarray, count: int, period: float) -> list[int]:
     return cuts
 
 
-def _lowest_cuts(profile: np.ndarray, period: float) -> list[int]:
-    """Cut positions a period apart, at the phase where the profile is lowest. An end
-    shorter than 0.8 of a period is a part of something else and is left out."""
-    step = int(round(period))
-    whole = len(profile) // step
-    phase = int(np.argmin([profile[start::step][:whole].sum() for start in range(step)]))
-    cuts = list(range(phase, len(profile), step))
-    if phase >= 0.8 * step:
-        cuts.insert(0, 0)
-    if len(profile) - cuts[-1] >= 0.8 * step:
-        cuts.append(len(profile))
-    return cuts
+def _cuts_at_joins(profile: np.ndarray, period: float) -> list[int]:
+    """Cuts of a run read in part, found by dynamic programming over the columns where the
+    profile is low (``JOIN_INK``): as many parts as can be are a period long
+    (``PERIOD_FIT``), the others no shorter than half a period. A block of another breadth
+    in the run (a flower in a band of sorts) is one part, and the joins after it are found
+    though they are out of phase with those before (one phase for the whole run cut through
+    them); no cut goes through a block, which is left whole where its run has no low
+    columns. An end shorter than 0.8 of a period is a part of something else and is left
+    out."""
+    low = profile <= JOIN_INK * profile.mean()
+    nodes = np.unique(np.concatenate([[0], np.flatnonzero(low), [len(profile)]]))
+    # Ties between as many whole periods go to cuts at lower ink, deeper in the low stretch
+    # (the middle of the blank or hairline between two blocks): a fraction of one part.
+    depth = np.append(ndimage.distance_transform_edt(low), 0.0) / period
+    ink = np.append(profile, 0.0) / float(profile.max())
+    tie_break = 0.01 * (ink - depth)[nodes]
+    score = np.full(len(nodes), -np.inf)
+    score[0] = 0.0
+    before = np.zeros(len(nodes), dtype=np.int64)
+    for j in range(1, len(nodes)):
+        parts = nodes[j] - nodes[:j]
+        allowed = parts >= 0.5 * period
+        allowed[0] = True  # the run may begin, or end, with a sliver
+        allowed |= j == len(nodes) - 1
+        whole = np.abs(parts - period) <= PERIOD_FIT * period
+        totals = np.where(allowed, score[:j] + whole, -np.inf)
+        before[j] = int(np.argmax(totals))
+        score[j] = totals[before[j]] - tie_break[j]
+    cuts = [len(nodes) - 1]
+    while cuts[-1] > 0:
+        cuts.append(int(before[cuts[-1]]))
+    positions = [int(nodes[i]) for i in reversed(cuts)]
+    if len(positions) > 2 and positions[1] < 0.8 * period:
+        positions = positions[1:]
+    if len(positions) > 2 and positions[-1] - positions[-2] < 0.8 * period:
+        positions = positions[:-1]
+    return positions
 
 
 def _cut(mask: np.ndarray, box: Box, cuts: list[int], horizontal: bool | None = None) -> list[Box]:

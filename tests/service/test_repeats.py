@@ -153,7 +153,7 @@ def test_a_band_holding_part_of_a_corner_block_is_cut_into_its_whole_blocks() ->
     parts = split_touching(ink, ink > 0.5, run, partial_from=40)
 
     # Each part runs from hairline to hairline; the corner's 17 px are no part.
-    assert sorted(parts) == [(10 + 30 * i, 20, 30, 80) for i in range(10)]
+    assert _cut_at(parts, [10 + 30 * i for i in range(11)])
 
 
 def test_a_band_whose_end_block_is_worn_is_cut_at_its_joins() -> None:
@@ -438,3 +438,22 @@ def test_the_clusters_of_a_line_of_text_are_not_chained() -> None:
 
     assert len(clusters) < len(strokes)
     assert chained_repeats(ink, clusters, x_height) == []
+
+
+def test_a_long_band_holding_a_broader_block_is_cut_at_the_joins_on_both_sides() -> None:
+    # Fourteen 30 x 80 blocks joined by a hairline, a 45 px block set among them after the
+    # seventh: the joins after it are a third of a period off those before, so one phase
+    # for the whole band cuts through half its blocks. Narrower than partial_from, but
+    # longer than long_from: no word.
+    ink = np.zeros((120, 520), np.float32)
+    joins = [10 + 30 * i for i in range(8)] + [265 + 30 * i for i in range(8)]
+    for x in joins[:7] + joins[8:-1]:
+        ink[20:100, x + 3 : x + 27] = 1.0
+        ink[30:90, x + 8 : x + 22] = 0.0
+        ink[55:65, x + 12 : x + 18] = 1.0
+    ink[40:80, 223:262] = 1.0
+    ink[59:61, 10:475] = 1.0
+
+    parts = split_touching(ink, ink > 0.5, (10, 20, 465, 80), partial_from=100, long_from=400)
+
+    assert _cut_at(parts, joins)
