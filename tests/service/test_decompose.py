@@ -309,31 +309,6 @@ def _engraved_sort() -> np.ndarray:
     return sort
 
 
-def _page_of_sorts(count: int) -> tuple[PageImage, list[tuple[int, int, int, int]]]:
-    """Three lines of type 40 px tall under a row of ``count`` engraved sorts, each narrower
-    (43 px) than an engraved block taken alone (1.4 x-heights). Returns the page and the
-    sorts' boxes."""
-    gray = _page_with_type()
-    sorts = []
-    for i in range(count):
-        x = 100 + 60 * i
-        gray[100:191, x : x + 43][_engraved_sort()] = 20
-        sorts.append((x, 100, 43, 91))
-    return PageImage("sorts", gray), sorts
-
-
-def test_narrow_engraved_sorts_are_blocks_where_they_repeat() -> None:
-    page, sorts = _page_of_sorts(6)
-    alone, _ = _page_of_sorts(1)
-
-    found = sorted(_locate(page, BaselineParams()).boxes)
-
-    assert len(found) == len(sorts)
-    # Each found box is its sort trimmed to the ink, a pixel in on each side.
-    assert np.abs(np.array(found) - np.array(sorts)).max() <= 1
-    assert _locate(alone, BaselineParams()).boxes == []
-
-
 def _narrow_sort() -> np.ndarray:
     """A sort 40 x 96 px in one piece, a ring on a stem on a wedge: taller than a seed of a
     block (two x-heights of the page's type), as tall and narrow as a long s with its
@@ -348,28 +323,42 @@ def _narrow_sort() -> np.ndarray:
     return sort
 
 
-def _page_of_narrow_sorts(count: int) -> tuple[PageImage, list[tuple[int, int, int, int]]]:
-    """Three lines of type 40 px tall under a row of ``count`` narrow sorts set 2 px apart:
-    closer than a worn sort's strokes, so that the row clusters as one shape."""
+def _page_of_a_row(
+    sort: np.ndarray, count: int, step: int
+) -> tuple[PageImage, list[tuple[int, int, int, int]]]:
+    """Three lines of type 40 px tall under a row of ``count`` copies of ``sort``, one every
+    ``step`` px. Returns the page and the sorts' boxes."""
     gray = _page_with_type()
+    height, width = sort.shape
     sorts = []
     for i in range(count):
-        x = 100 + 42 * i
-        gray[100:196, x : x + 40][_narrow_sort()] = 20
-        sorts.append((x, 100, 40, 96))
-    return PageImage("narrow sorts", gray), sorts
+        x = 100 + step * i
+        gray[100 : 100 + height, x : x + width][sort] = 20
+        sorts.append((x, 100, width, height))
+    return PageImage("sorts", gray), sorts
 
 
-def test_narrow_sorts_taller_than_a_seed_are_found_where_they_repeat() -> None:
-    # Each sort is one component read as a letter by its shape, too tall to be a letter's
-    # stroke, and the row clusters as one shape: a frame's side of narrow sorts, turned
-    # upright, was found by no path.
-    page, sorts = _page_of_narrow_sorts(6)
-    alone, _ = _page_of_narrow_sorts(1)
+@pytest.mark.parametrize(
+    ("sort", "step"),
+    [
+        # Engraved sorts narrower (43 px) than an engraved block taken alone (1.4 x-heights).
+        pytest.param(_engraved_sort(), 60, id="engraved"),
+        # Narrow sorts set 2 px apart: each is one component read as a letter by its shape,
+        # too tall to be a letter's stroke, and the row clusters as one shape (a frame's side
+        # of narrow sorts, turned upright, was found by no path).
+        pytest.param(_narrow_sort(), 42, id="narrow"),
+    ],
+)
+def test_sorts_too_narrow_to_be_taken_alone_are_blocks_where_they_repeat(
+    sort: np.ndarray, step: int
+) -> None:
+    page, sorts = _page_of_a_row(sort, 6, step)
+    alone, _ = _page_of_a_row(sort, 1, step)
 
     found = sorted(_locate(page, BaselineParams()).boxes)
 
     assert len(found) == len(sorts)
+    # Each found box is its sort trimmed to the ink, a pixel in on each side.
     assert np.abs(np.array(found) - np.array(sorts)).max() <= 1
     assert _locate(alone, BaselineParams()).boxes == []
 
