@@ -493,10 +493,10 @@ def _at_the_joins(profile: np.ndarray, count: int, period: float) -> list[int]:
 
 
 def _cuts_at_joins(profile: np.ndarray, period: float) -> list[int]:
-    """Cuts of a run read in part, found by dynamic programming over the columns where the
-    profile is low (``JOIN_INK``): as many parts as can be are a period long
-    (``PERIOD_FIT``), the others no shorter than half a period. A block of another breadth
-    in the run (a flower in a band of sorts) is one part, and the joins after it are found
+    """Cuts of a run read in part, among the columns where the profile is low
+    (``JOIN_INK``): as many parts as can be are a period long (``PERIOD_FIT``), the others
+    no shorter than half a period (``_most_whole_periods``). A block of another breadth in
+    the run (a flower in a band of sorts) is one part, and the joins after it are found
     though they are out of phase with those before (one phase for the whole run cut through
     them); no cut goes through a block, which is left whole where its run has no low
     columns. An end shorter than 0.8 of a period is a part of something else and is left
@@ -507,7 +507,18 @@ def _cuts_at_joins(profile: np.ndarray, period: float) -> list[int]:
     # (the middle of the blank or hairline between two blocks): a fraction of one part.
     depth = np.append(ndimage.distance_transform_edt(low), 0.0) / period
     ink = np.append(profile, 0.0) / float(profile.max())
-    tie_break = 0.01 * (ink - depth)[nodes]
+    cuts = _most_whole_periods(nodes, period, 0.01 * (ink - depth)[nodes])
+    if len(cuts) > 2 and cuts[1] < 0.8 * period:
+        cuts = cuts[1:]
+    if len(cuts) > 2 and cuts[-1] - cuts[-2] < 0.8 * period:
+        cuts = cuts[:-1]
+    return cuts
+
+
+def _most_whole_periods(nodes: np.ndarray, period: float, cost: np.ndarray) -> list[int]:
+    """The ``nodes`` (sorted, the run's ends first and last) to cut at so that the most parts
+    are a period long, less the ``cost`` of the cuts; inner parts are at least half a period.
+    Dynamic programming: the best score of a cut at each node, from those before it."""
     score = np.full(len(nodes), -np.inf)
     score[0] = 0.0
     before = np.zeros(len(nodes), dtype=np.int64)
@@ -519,16 +530,11 @@ def _cuts_at_joins(profile: np.ndarray, period: float) -> list[int]:
         whole = np.abs(parts - period) <= PERIOD_FIT * period
         totals = np.where(allowed, score[:j] + whole, -np.inf)
         before[j] = int(np.argmax(totals))
-        score[j] = totals[before[j]] - tie_break[j]
-    cuts = [len(nodes) - 1]
-    while cuts[-1] > 0:
-        cuts.append(int(before[cuts[-1]]))
-    positions = [int(nodes[i]) for i in reversed(cuts)]
-    if len(positions) > 2 and positions[1] < 0.8 * period:
-        positions = positions[1:]
-    if len(positions) > 2 and positions[-1] - positions[-2] < 0.8 * period:
-        positions = positions[:-1]
-    return positions
+        score[j] = totals[before[j]] - cost[j]
+    chain = [len(nodes) - 1]
+    while chain[-1] > 0:
+        chain.append(int(before[chain[-1]]))
+    return [int(nodes[i]) for i in reversed(chain)]
 
 
 def _cut(mask: np.ndarray, box: Box, cuts: list[int], horizontal: bool | None = None) -> list[Box]:
