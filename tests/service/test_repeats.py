@@ -457,3 +457,19 @@ def test_a_long_band_holding_a_broader_block_is_cut_at_the_joins_on_both_sides()
     parts = split_touching(ink, ink > 0.5, (10, 20, 465, 80), partial_from=100, long_from=400)
 
     assert _cut_at(parts, joins)
+
+
+def test_a_word_of_alike_stems_shorter_than_long_from_is_not_read_in_part() -> None:
+    # "minimum" set solid: twenty stems 4 px broad, 10 px apart, joined at the foot, and a
+    # round letter among them, so the word is not a whole number of periods long. Its stems
+    # are alike, so only its length, under ``long_from``, keeps it whole.
+    ink = np.zeros((60, 260), np.float32)
+    for i in range(20):
+        x = 10 + 10 * i + (14 if i >= 10 else 0)
+        ink[20:40, x : x + 4] = 1.0
+    ink[22:38, 110:122] = 1.0
+    ink[38:40, 10:224] = 1.0
+    word = (10, 20, 214, 20)
+
+    assert split_touching(ink, ink > 0.5, word, partial_from=40, long_from=240) == [word]
+    assert len(split_touching(ink, ink > 0.5, word, partial_from=40, long_from=200)) > 1
