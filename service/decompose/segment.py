@@ -323,7 +323,7 @@ def small_strokes(small: np.ndarray, x_height: float, params: SegmentParams) -> 
     rest of ``small`` are rules and stains, which would bridge whole pages.)"""
     if len(small) == 0:
         return small
-    return small[small[:, 2:].max(axis=1) <= params.min_size_in_x_heights * x_height]
+    return small[_seed_sized(small, x_height, params)]
 
 
 def narrow_sorts(small: np.ndarray, x_height: float, params: SegmentParams) -> np.ndarray:
@@ -332,8 +332,12 @@ def narrow_sorts(small: np.ndarray, x_height: float, params: SegmentParams) -> n
     them, while the same sort lying in the frame's top is large."""
     if len(small) == 0:
         return small
-    seed_sized = small[:, 2:].max(axis=1) <= params.min_size_in_x_heights * x_height
-    return small[~seed_sized & _letter_like(small, x_height)]
+    return small[~_seed_sized(small, x_height, params) & _letter_like(small, x_height)]
+
+
+def _seed_sized(boxes: np.ndarray, x_height: float, params: SegmentParams) -> np.ndarray:
+    """Mask of the boxes no longer than a block's seed (``min_size_in_x_heights``)."""
+    return boxes[:, 2:].max(axis=1) <= params.min_size_in_x_heights * x_height
 
 
 def stroke_groups(
