@@ -43,7 +43,7 @@ from service.decompose.repeats import (
     RepeatParams,
     chained_repeats,
     periodic_runs,
-    split_touching,
+    split_touching_on_page,
     stroke_clusters,
 )
 from service.decompose.segment import (
@@ -662,19 +662,8 @@ def _find_boxes(
         and lying_within(sorts, box, 0.5).sum() < 2
     ]
     seeded += _outside(engraved, seeded)
-    partial_from = repeats.partial_run_breadth_in_x_heights * x_height
-    long_from = repeats.partial_run_length_in_x_heights * x_height
     parts = [
-        part
-        for box in seeded
-        for part in split_touching(
-            ink,
-            mask,
-            box,
-            partial_from=partial_from,
-            likeness=repeats.likeness,
-            long_from=long_from,
-        )
+        part for box in seeded for part in split_touching_on_page(ink, mask, box, x_height, repeats)
     ]
     boxes = _not_type(ink, block_shaped(parts, ink.shape, params.segment), small, params.text)
     boxes += _outside(runs, boxes)

@@ -279,20 +279,11 @@ def periodic_runs(
         return []
     gap = max(1, int(params.run_gap_in_x_heights * x_height))
     _, groups = connected_components(in_line(strokes, gap), directed=False)
-    partial_from = params.partial_run_breadth_in_x_heights * x_height
-    long_from = params.partial_run_length_in_x_heights * x_height
     found: list[Box] = []
     for x, y, w, h in union_boxes(strokes, groups):
         if max(w, h) < params.min_chain * min(w, h) or min(w, h) < 0.5 * x_height:
             continue
-        parts = split_touching(
-            ink,
-            mask,
-            (x, y, w, h),
-            partial_from=partial_from,
-            likeness=params.likeness,
-            long_from=long_from,
-        )
+        parts = split_touching_on_page(ink, mask, (x, y, w, h), x_height, params)
         if len(parts) >= params.min_chain and _alike(ink, parts, params.likeness):
             found += _alternate_sorts(ink, mask, parts, w >= h, params.likeness) or parts
     return found
@@ -404,6 +395,21 @@ def _blank_between(ink: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
     top, bottom = max(a[1], b[1]), min(a[1] + a[3], b[1] + b[3])
     left, right = min(a[0] + a[2], b[0] + b[2]), max(a[0], b[0])
     return bool(np.mean(ink[top:bottom, left:right] >= 0.5) <= BLANK_SHARE)
+
+
+def split_touching_on_page(
+    ink: np.ndarray, mask: np.ndarray, box: Box, x_height: float, params: RepeatParams
+) -> list[Box]:
+    """``split_touching`` on a page of the given x-height: runs read in part from
+    ``partial_run_breadth_in_x_heights`` broad or ``partial_run_length_in_x_heights`` long."""
+    return split_touching(
+        ink,
+        mask,
+        box,
+        partial_from=params.partial_run_breadth_in_x_heights * x_height,
+        likeness=params.likeness,
+        long_from=params.partial_run_length_in_x_heights * x_height,
+    )
 
 
 def split_touching(
