@@ -303,8 +303,9 @@ def large_instances(
     attached &= small[:, 2:].max(axis=1)[:, None] <= size[None, :]
     beside = attached & ~overlapping(small, large)
     rows = beside.any(axis=1)
-    inkier = _ink_within(mask, small[rows])[:, None] >= _ink_within(mask, large)[None, :]
-    attached[rows] &= ~(beside[rows] & inkier)
+    if rows.any():
+        inkier = _ink_within(mask, small[rows])[:, None] >= _ink_within(mask, large)[None, :]
+        attached[rows] &= ~(beside[rows] & inkier)
     has_host = attached.any(axis=1)
     host_group = groups[attached[has_host].argmax(axis=1)]
     merged = np.array(
