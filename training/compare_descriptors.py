@@ -54,10 +54,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", type=Path, required=True)
     parser.add_argument("--truth", type=Path, action="append", required=True)
-    parser.add_argument("--join", type=float, action="append", help="default: 0.8")
-    parser.add_argument("--merge", type=float, default=0.85)
+    defaults = ClusterParams()
+    parser.add_argument("--join", type=float, action="append", help=f"default: {defaults.join}")
+    parser.add_argument("--merge", type=float, default=defaults.merge)
     args = parser.parse_args(argv)
-    for row in compare(args.truth, load_bundle(args.bundle), args.join or [0.8], args.merge):
+    for row in compare(
+        args.truth, load_bundle(args.bundle), args.join or [defaults.join], args.merge
+    ):
         print(json.dumps(row))
     return 0
 

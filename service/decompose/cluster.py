@@ -46,8 +46,10 @@ SPLIT_CHUNK = 256
 class ClusterParams:
     # Similarity with a prototype above which an instance belongs to that motif.
     join: float = 0.8
-    # Prototypes this alike (under some orientation) are one motif.
-    merge: float = 0.85
+    # Prototypes this alike (under some orientation) are one motif. As alike as an instance
+    # must be to join a motif, each would take the other's members; where they are two
+    # shapes, the split below parts them again on finer crops.
+    merge: float = 0.8
     # Prototypes whose similarity exceeds this share a parent group in the hierarchy.
     group: float = 0.45
     rounds: int = 4
@@ -59,7 +61,7 @@ class ClusterParams:
     # at its mean gives 2.7), with ``min_split`` members or more in each half.
     split_gap: float = 0.035
     split_separation: float = 6.0
-    split_depth: int = 3
+    split_depth: int = 4
     min_split: int = 3
     # Only members printed at least this large (long side, page pixels) decide a split: a
     # crop scaled up from fewer pixels is blurred, and blur alone would part it from the rest.
