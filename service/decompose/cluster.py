@@ -46,10 +46,8 @@ SPLIT_CHUNK = 256
 class ClusterParams:
     # Similarity with a prototype above which an instance belongs to that motif.
     join: float = 0.8
-    # Prototypes this alike (under some orientation) are one motif. As alike as an instance
-    # must be to join a motif, each would take the other's members; where they are two
-    # shapes, the split below parts them again on finer crops.
-    merge: float = 0.8
+    # Prototypes this alike (under some orientation) are one motif.
+    merge: float = 0.85
     # Prototypes whose similarity exceeds this share a parent group in the hierarchy.
     group: float = 0.45
     rounds: int = 4
@@ -58,7 +56,8 @@ class ClusterParams:
     # unevenly: each half's members at least ``split_gap`` more alike among themselves than
     # with the other half, and the halves ``split_separation`` apart (Ashman's D of members
     # projected, each held out, on the line between the halves' means; cutting one Gaussian
-    # at its mean gives 2.7), with ``min_split`` members or more in each half.
+    # at its mean gives 2.7), with ``min_split`` members or more in each half. Four rounds,
+    # as one coarse motif can hold more alike designs than the eight parts three would give.
     split_gap: float = 0.035
     split_separation: float = 6.0
     split_depth: int = 4

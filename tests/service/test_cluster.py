@@ -49,23 +49,6 @@ def test_instances_group_by_block_and_turn_back_onto_one_prototype():
     assert found.similarity.min() > 0.9
 
 
-def test_groups_whose_prototypes_are_as_alike_as_a_member_must_be_are_one_motif():
-    # Two states of one block (the second with some strokes changed): their noisy impressions
-    # start two prototypes, whose means are as alike as a member must be to join a motif.
-    rng = np.random.default_rng(0)
-    first, change = _block(1), _block(2)
-    second = first + 0.65 * (change - change.mean()) * first.std() / change.std()
-    states = np.stack([first] * 8 + [second] * 8)
-    noisy = (states + 0.2 * first.std() * rng.normal(size=states.shape)).astype(np.float32)
-    params = ClusterParams()
-    means = dihedral_views(np.stack([first, second]), blur=0)[:, 0]
-    assert params.join <= float(means[0] @ means[1]) < 0.85
-
-    found = cluster_views(noisy, dihedral_views(noisy, blur=0), params)
-
-    assert len(set(found.labels.tolist())) == 1
-
-
 def test_a_prototype_view_set_is_a_permutation_of_its_instance_views():
     """If orient(x, O_v) is the prototype, the prototype's views are x's views permuted by
     PERMUTE[v]: what lets aligned members be averaged into all eight prototype views."""
