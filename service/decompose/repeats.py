@@ -46,6 +46,9 @@ JOIN_REACH = 0.4
 #: ...and an end of the run shorter than this share of a pitch is a sliver of something
 #: else.
 SLIVER = 0.5
+#: An end of a run read in part shorter than this share of a period is a part of something
+#: else (a frame's corner block, a broken sort).
+PARTIAL_END = 0.8
 #: A run read in part is cut where its profile is at most this share of its mean (blocks
 #: meet by a blank or a hairline)...
 JOIN_INK = 0.5
@@ -490,12 +493,7 @@ def _at_the_joins(profile: np.ndarray, count: int, period: float) -> list[int]:
         inner = grid[row][inside[row]].astype(int).tolist()
         candidates.append(((float(lows[row]), float(drift[row])), float(pitch), inner))
     _, pitch, inner = min(candidates, key=lambda candidate: candidate[0])
-    cuts = [0, *inner, length]
-    if cuts[1] < SLIVER * pitch:
-        cuts = cuts[1:]
-    if length - cuts[-2] < SLIVER * pitch:
-        cuts = cuts[:-1]
-    return cuts
+    return _without_short_ends([0, *inner, length], SLIVER * pitch)
 
 
 def _cuts_at_joins(profile: np.ndarray, period: float) -> list[int]:
@@ -505,8 +503,7 @@ def _cuts_at_joins(profile: np.ndarray, period: float) -> list[int]:
     the run (a flower in a band of sorts) is one part, and the joins after it are found
     though they are out of phase with those before (one phase for the whole run cut through
     them); no cut goes through a block, which is left whole where its run has no low
-    columns. An end shorter than 0.8 of a period is a part of something else and is left
-    out."""
+    columns. An end shorter than ``PARTIAL_END`` of a period is left out."""
     low = profile <= JOIN_INK * profile.mean()
     nodes = np.unique(np.concatenate([[0], np.flatnonzero(low), [len(profile)]]))
     # Ties between as many whole periods go to cuts at lower ink, deeper in the low stretch
@@ -514,9 +511,15 @@ def _cuts_at_joins(profile: np.ndarray, period: float) -> list[int]:
     depth = np.append(ndimage.distance_transform_edt(low), 0.0) / period
     ink = np.append(profile, 0.0) / float(profile.max())
     cuts = _most_whole_periods(nodes, period, 0.01 * (ink - depth)[nodes])
-    if len(cuts) > 2 and cuts[1] < 0.8 * period:
+    return _without_short_ends(cuts, PARTIAL_END * period)
+
+
+def _without_short_ends(cuts: list[int], shortest: float) -> list[int]:
+    """``cuts`` (the run's ends first and last) without a first or last part shorter than
+    ``shortest``, so long as one part is left."""
+    if len(cuts) > 2 and cuts[1] - cuts[0] < shortest:
         cuts = cuts[1:]
-    if len(cuts) > 2 and cuts[-1] - cuts[-2] < 0.8 * period:
+    if len(cuts) > 2 and cuts[-1] - cuts[-2] < shortest:
         cuts = cuts[:-1]
     return cuts
 
