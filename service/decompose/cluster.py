@@ -7,7 +7,9 @@ is unknown, so clustering is threshold-based: a leader pass proposes motifs, the
 of aligned averaging and reassignment refine them (a dihedral k-means whose k follows the
 data), and motifs that turn out alike are merged. Last, each motif may be split where finer
 crops of its members, turned upright, fall into clearly different shapes: two flowers of six
-and eight petals look alike at the descriptor's scale, not at twice it.
+and eight petals look alike at the descriptor's scale, not at twice it. Then two new motifs
+alike at the descriptor's scale are joined again where their finer crops, taken together, are
+one shape (the small impressions of a block, say, that had made a motif of their own).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.cluster.hierarchy import fcluster, linkage
 
-from service.decompose.describe import normalise
+from service.decompose.describe import dihedral_similarity, normalise
 from service.dihedral import (
     ALL_ORIENTATIONS,
     Orientation,
@@ -72,6 +74,10 @@ class ClusterParams:
     # At most this many decisive members judge a split (Ward linkage and the likeness matrix
     # grow with the square of their number; a common block has thousands of impressions).
     split_judges: int = 256
+    # After the splits, two new motifs whose prototypes are this alike are one again when
+    # their members' fine crops, taken together, are one shape by the split's own test: the
+    # small impressions of a block can make a motif of their own, then found apart by no test.
+    rejoin: float = 0.75
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,7 @@ def cluster_views(
     found = _assign(views, prototypes)
     if fine is not None:
         found, prototypes = _split_mixed(views, fine, found, prototypes, len(fixed), params)
+        found = _rejoined(views, fine, found, prototypes, len(fixed), params)
     used, labels = np.unique(found.labels, return_inverse=True)
     return Clustering(
         labels=labels,
@@ -181,9 +188,7 @@ def _split_mixed(
         motif = int(found.labels[members[0]])
         if motif < keep_first or len(members) < 2 * params.min_split:
             continue
-        crops = _upright_crops(fine.crops[members], found.views[members], params)
-        decisive = fine.sides[members] >= params.split_min_side
-        keys = np.array([zlib.crc32(crop.tobytes()) for crop in fine.crops[members]])
+        crops, decisive, keys = _judged_crops(fine, members, found.views[members], params)
         parts = _shapes(crops, decisive, keys, params, params.split_depth)
         count = int(parts.max()) + 1
         if count == 1:
@@ -199,6 +204,55 @@ def _split_mixed(
     if not added:
         return found, prototypes
     return _Assignment(labels, found.views, similarity), np.concatenate([prototypes, added])
+
+
+def _rejoined(
+    views: np.ndarray,
+    fine: FineCrops,
+    found: _Assignment,
+    prototypes: np.ndarray,
+    keep_first: int,
+    params: ClusterParams,
+) -> _Assignment:
+    """``found`` with each pair of new motifs joined whose prototypes are alike
+    (``params.rejoin``) and whose members' fine crops, taken together, are one shape."""
+    labels, member_views = found.labels.copy(), found.views.copy()
+    similarity = found.similarity.copy()
+    new = np.unique(labels[labels >= keep_first])
+    members = {int(motif): np.flatnonzero(labels == motif) for motif in new}
+    alike = np.triu(dihedral_similarity(prototypes[new]) >= params.rejoin, 1)
+    for first, second in new[np.argwhere(alike)]:
+        kept, moved = members[first], members[second]
+        if not len(kept) or not len(moved):
+            continue
+        joined = _assign(views[moved], prototypes[[first]])
+        both = np.concatenate([kept, moved])
+        crops, decisive, keys = _judged_crops(
+            fine, both, np.concatenate([member_views[kept], joined.views]), params
+        )
+        if not _one_shape(crops[judging(decisive, keys, params.split_judges)], params):
+            continue
+        labels[moved] = first
+        member_views[moved], similarity[moved] = joined.views, joined.similarity
+        members[first], members[second] = both, moved[:0]
+    return _Assignment(labels, member_views, similarity)
+
+
+def _one_shape(judges: np.ndarray, params: ClusterParams) -> bool:
+    """Whether the ``judges`` (upright fine crops) are one shape: enough of them to tell,
+    and no two populations among them. Too few, the motifs stay apart, as nothing joined them."""
+    return len(judges) >= 2 * params.min_split and _two_shapes(judges, params, deeper=True) is None
+
+
+def _judged_crops(
+    fine: FineCrops, members: np.ndarray, member_views: np.ndarray, params: ClusterParams
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``members``' upright fine crops, which of them are decisive (printed large enough
+    to judge a split) and a hash of each member's crop (which chooses the judges)."""
+    crops = _upright_crops(fine.crops[members], member_views, params)
+    decisive = fine.sides[members] >= params.split_min_side
+    keys = np.array([zlib.crc32(crop.tobytes()) for crop in fine.crops[members]])
+    return crops, decisive, keys
 
 
 def grouped(indices: np.ndarray, keys: np.ndarray) -> list[np.ndarray]:
@@ -412,7 +466,7 @@ def _hierarchy(prototypes: np.ndarray, group: float) -> np.ndarray:
     k = len(prototypes)
     if k < 2:
         return np.zeros(k, dtype=int)
-    similarity = np.einsum("avd,bd->abv", prototypes, prototypes[:, 0]).max(axis=2)
+    similarity = dihedral_similarity(prototypes)
     similarity = np.maximum(similarity, similarity.T)
     distance = 1.0 - similarity[np.triu_indices(k, 1)]
     tree = linkage(np.clip(distance, 0, None), method="average")

@@ -70,10 +70,16 @@ def _blurred(templates: np.ndarray, blur: float) -> np.ndarray:
     return ndimage.gaussian_filter(templates, sigma=(0, blur, blur)) if blur else templates
 
 
+def dihedral_similarity(views: np.ndarray) -> np.ndarray:
+    """(K, K) likeness of the shapes of (K, 8, D) ``views``: entry a, b is the best match
+    of any view of a with b as printed."""
+    return np.einsum("avd,bd->abv", views, views[:, 0]).max(axis=2)
+
+
 def alike_groups(views: np.ndarray, likeness: float) -> tuple[int, np.ndarray]:
     """How many different shapes (N, 8, D) ``views`` hold, and which one each is: shapes at
     least ``likeness`` alike in some orientation are one, and so is what they chain."""
-    similarity = np.einsum("avd,bd->abv", views, views[:, 0]).max(axis=2)
+    similarity = dihedral_similarity(views)
     alike = np.maximum(similarity, similarity.T) >= likeness
     count, labels = connected_components(alike, directed=False)
     return int(count), labels

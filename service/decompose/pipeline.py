@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,9 @@ FINE_SIZE = 2 * TEMPLATE_SIZE
 PIECE_AREA = 4.0
 #: Two placements sharing more than this share of the larger one's area stand at one place.
 SAME_PLACE = 0.8
+#: A page's motif is searched for with one exemplar per size class, classes this ratio apart
+#: (long side): a block printed at two sizes on one page is found at each from its own size.
+EXEMPLAR_SIZE_RATIO = 1.15
 T = TypeVar("T")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 
@@ -271,11 +275,11 @@ def _completed(
     scores = instance_scores(found.clustering)
     completed: list[list[Box] | None] = []
     for page, (start, kept) in zip(findings, _kept_per_page(findings, found), strict=True):
-        best: dict[int, int] = {}
+        best: dict[tuple[int, int], int] = {}
         for i in kept:
-            label = int(found.clustering.labels[start + i])
-            if label not in best or scores[start + i] > scores[start + best[label]]:
-                best[label] = i
+            key = (int(found.clustering.labels[start + i]), _size_class(page.boxes[i]))
+            if key not in best or scores[start + i] > scores[start + best[key]]:
+                best[key] = i
         exemplars = [page.boxes[i] for i in best.values()]
         kept_boxes = [page.boxes[i] for i in kept]
         runs, blocks = _missed(page, kept_boxes, exemplars, params)
@@ -288,6 +292,11 @@ def _completed(
         changed = added or specks
         completed.append([b for b in boxes if b not in specks] if changed else None)
     return completed
+
+
+def _size_class(box: Box) -> int:
+    """The class of ``box``'s long side on a log scale of step ``EXEMPLAR_SIZE_RATIO``."""
+    return round(math.log(max(box[2:])) / math.log(EXEMPLAR_SIZE_RATIO))
 
 
 def _found_by_the_dictionary(

@@ -15,7 +15,7 @@ from service.decompose.cluster import (
     grouped,
     judging,
 )
-from service.decompose.describe import dihedral_views, normalise
+from service.decompose.describe import dihedral_similarity, dihedral_views, normalise
 from service.dihedral import ALL_ORIENTATIONS, inverse, orient
 
 
@@ -181,6 +181,41 @@ def test_a_catalogued_motif_is_never_split():
 
     assert set(found.labels.tolist()) == {0}
     assert found.known.tolist() == [0]
+
+
+def _two_coarse_motifs(each: int) -> tuple[np.ndarray, np.ndarray]:
+    """Templates and views of two coarse motifs of ``each`` instances, alike (0.77) but too
+    little to be joined or merged: what the small impressions of one block can look like."""
+    first = _block(4)
+    blobs = np.stack([first] * each + [first + 0.9 * _block(5)] * each)
+    views = dihedral_views(blobs, blur=0)
+    assert 0.75 < dihedral_similarity(views[[0, each]])[0, 1] < ClusterParams().join
+    return blobs, views
+
+
+def test_two_alike_motifs_whose_fine_crops_are_one_shape_are_joined_again() -> None:
+    templates, views = _two_coarse_motifs(6)
+    fine = _printed(_flowers(6, each=12))
+
+    assert len(set(cluster_views(templates, views, fine=fine).labels)) == 1
+    apart = cluster_views(templates, views, ClusterParams(rejoin=1.0), fine=fine)
+    assert apart.labels.tolist() == [0] * 6 + [1] * 6
+
+
+def test_two_alike_motifs_of_different_fine_shapes_stay_apart() -> None:
+    templates, views = _two_coarse_motifs(6)
+
+    found = cluster_views(templates, views, fine=_printed(_flowers(6, 8)))
+
+    assert found.labels.tolist() == [0] * 6 + [1] * 6
+
+
+def test_two_alike_motifs_printed_too_small_to_judge_stay_apart() -> None:
+    templates, views = _two_coarse_motifs(6)
+
+    found = cluster_views(templates, views, fine=_printed(_flowers(6, each=12), side=20))
+
+    assert found.labels.tolist() == [0] * 6 + [1] * 6
 
 
 def test_instances_are_grouped_by_key_in_their_order() -> None:

@@ -489,6 +489,40 @@ def test_specks_inside_a_kept_block_are_dropped_and_a_rejected_candidate_holds_n
     assert _completed([page], found, BaselineParams()) == [[block, rejected, inside_rejected]]
 
 
+def _l_with_a_dot(pixels: np.ndarray, x: int, y: int, scale: int = 1) -> tuple[int, int, int, int]:
+    """Print at ``x, y`` an L with a dot (unlike its own turns), 30 by 40 px times ``scale``;
+    its box."""
+    pixels[y : y + 40 * scale, x : x + 8 * scale] = 0
+    pixels[y + 32 * scale : y + 40 * scale, x : x + 30 * scale] = 0
+    pixels[y + 8 * scale : y + 16 * scale, x + 18 * scale : x + 26 * scale] = 0
+    return (x, y, 30 * scale, 40 * scale)
+
+
+def test_a_motif_printed_at_two_sizes_on_a_page_is_completed_at_each() -> None:
+    # A band of the block at twice its size above, a band of it at its own size below; one
+    # impression of each kept, both of one motif. Searched for at the larger size alone, the
+    # smaller band's impressions would stay missed.
+    pixels = np.full((400, 600), 255, np.uint8)
+    large = [_l_with_a_dot(pixels, 20 + 70 * index, 20, scale=2) for index in range(4)]
+    small = [_l_with_a_dot(pixels, 40 + 36 * index, 300) for index in range(4)]
+    kept = [large[0], small[0]]
+    page = _page_findings(PageImage("two sizes", pixels), kept, x_height=25.0)
+    clustering = Clustering(
+        labels=np.zeros(2, int),
+        orientations=[],
+        similarity=np.array([1.0, 0.9]),
+        prototypes=np.zeros((1, 32, 32), np.float32),
+        parents=np.zeros(1, int),
+        views=np.zeros((1, 8, 4), np.float32),
+        known=np.full(1, -1),
+    )
+    found = Discovery(Decomposition([], []), [page], clustering, {}, np.ones(2, bool))
+
+    (completed,) = _completed([page], found, BaselineParams())
+
+    assert sorted(completed) == sorted(large + small)
+
+
 def _band_of_two_piece_blocks() -> tuple[PageImage, list[tuple[int, int, int, int]]]:
     """A band of six blocks, each a rule and a scroll (two separate pieces, 60 px tall),
     printed black on a white page; the boxes of the blocks."""
@@ -547,12 +581,10 @@ def _page_of_runs() -> tuple[
     pixels = np.full((300, 500), 255, np.uint8)
 
     def block(x: int, y: int, worn: bool = False) -> tuple[int, int, int, int]:
-        pixels[y : y + 40, x : x + 8] = 0  # an L with a dot, so that its turns differ
-        pixels[y + 32 : y + 40, x : x + 30] = 0
-        pixels[y + 8 : y + 16, x + 18 : x + 26] = 0
+        box = _l_with_a_dot(pixels, x, y)
         if worn:
             pixels[y : y + 20, x : x + 30] = 255
-        return (x, y, 30, 40)
+        return box
 
     lone = block(400, 40)
     runs = [[block(20 + 30 * i, y, worn=y == 40 and i == 2) for i in range(3)] for y in (40, 110)]
@@ -593,11 +625,7 @@ def test_a_small_sort_set_apart_from_the_pages_large_blocks_is_searched_for() ->
         pixels[y + 20 : y + h - 20, x + 20 : x + w - 20] = 255
     sorts = []
     for index in range(4):
-        x, y = 40 + 36 * index, 300
-        pixels[y : y + 40, x : x + 8] = 0  # an L with a dot
-        pixels[y + 32 : y + 40, x : x + 30] = 0
-        pixels[y + 8 : y + 16, x + 18 : x + 26] = 0
-        sorts.append((x, y, 30, 40))
+        sorts.append(_l_with_a_dot(pixels, 40 + 36 * index, 300))
     kept = [*large, sorts[0]]
     findings = _page_findings(PageImage("blocks and a band", pixels), kept, x_height=25.0)
 
