@@ -122,7 +122,10 @@ def missed_placements(
             break
         found += new
         searched, leaps = new, _leaps(new, taken, ink.shape, params)
-    return found
+    # A block placed over pieces placed before it took their place (``_accepted``): a small
+    # block's exemplar may match a like part of a larger block, found after it.
+    still_taken = set(taken)
+    return [box for box in found if box in still_taken]
 
 
 class _Peak(NamedTuple):

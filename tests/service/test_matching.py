@@ -71,6 +71,29 @@ def test_faint_show_through_and_pieces_of_a_larger_block_are_not_impressions() -
     assert missed_placements(ink, found, found, X_HEIGHT, SegmentParams(), searched_widely) == []
 
 
+def _framed_block(seed: int) -> np.ndarray:
+    """A 100 x 70 block: the L with a dot inside a worn frame, blank between them."""
+    framed = np.zeros((100, 70), np.float32)
+    framed[:8], framed[-8:], framed[:, :8], framed[:, -8:] = 1.0, 1.0, 1.0, 1.0
+    framed[np.random.default_rng(seed).random(framed.shape) < 0.1] = 0.0
+    framed[30:70, 20:50] = _block()
+    return framed
+
+
+def test_a_small_block_matched_inside_a_larger_one_found_after_it_is_no_impression() -> None:
+    # A band of framed blocks, the first one segmented, and the small block itself below the
+    # second. The small block matches the copy of it inside the second framed block best (the
+    # frames are worn), before that framed block is found: once found, the copy is a piece.
+    band = [(20 + 90 * index, 20) for index in range(4)]
+    ink = _page([(x, y, _framed_block(seed)) for seed, (x, y) in enumerate(band)])
+    ink[126:166, 130:160] = _block()
+    found = [(20, 20, 70, 100), (130, 126, 30, 40)]
+
+    placed = missed_placements(ink, found, found, X_HEIGHT, SegmentParams())
+
+    assert sorted(placed) == [(x, y, 70, 100) for x, y in band[1:]]
+
+
 def test_nothing_is_searched_far_from_the_ornaments() -> None:
     block = _block()
     ink = _page([(40, 40, block), (400, 220, block)])
