@@ -73,7 +73,13 @@ def _blurred(templates: np.ndarray, blur: float) -> np.ndarray:
 def dihedral_similarity(views: np.ndarray) -> np.ndarray:
     """(K, K) likeness of the shapes of (K, 8, D) ``views``: entry a, b is the best match
     of any view of a with b as printed."""
-    return np.einsum("avd,bd->abv", views, views[:, 0]).max(axis=2)
+    # One (K, K) product per view, kept as a running maximum: a (K, K, 8) array at once
+    # would take eight times the memory for a collection's thousands of motifs.
+    printed = views[:, 0].T
+    similarity = views[:, 0] @ printed
+    for view in range(1, views.shape[1]):
+        np.maximum(similarity, views[:, view] @ printed, out=similarity)
+    return similarity
 
 
 def alike_groups(views: np.ndarray, likeness: float) -> tuple[int, np.ndarray]:
