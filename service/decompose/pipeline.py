@@ -72,6 +72,7 @@ from service.decompose.segment import (
 from service.decompose.text import (
     TextParams,
     between_letters,
+    read_among_letters,
     set_in_lines,
     stands_in_a_line,
     text_like,
@@ -934,6 +935,7 @@ def _words_of_the_text(
     as_array = np.array(boxes, dtype=np.int64).reshape(-1, 4)
     apart = _apart(as_array, page_of, keep)
     letters = _free_letters(findings, as_array, page_of, keep)
+    instances = [as_array[keep & (page_of == index)] for index in range(len(findings))]
     words = np.zeros(len(boxes), dtype=bool)
     for members in grouped(np.flatnonzero(keep), clustering.labels):
         if clustering.known[clustering.labels[members[0]]] >= 0:
@@ -943,8 +945,10 @@ def _words_of_the_text(
         if np.median(sizes) > params.lone_sort_size_in_x_heights:
             continue
         once_a_page = len(np.unique(page_of[members])) == len(members)
-        if not once_a_page and not _mostly_set_as_words(
-            members, apart, letters, boxes, page_of, params
+        if not (
+            once_a_page
+            or _mostly_set_as_words(members, apart, letters, boxes, page_of, params)
+            or _often_among_letters(members, sizes, (instances, letters), boxes, page_of, params)
         ):
             continue
         in_text = [
@@ -969,6 +973,26 @@ def _mostly_set_as_words(
         bool(apart[i]) or between_letters(boxes[i], letters[page_of[i]], params) for i in members
     ]
     return bool(np.mean(as_words) >= params.apart_share)
+
+
+def _often_among_letters(
+    members: np.ndarray,
+    sizes: list[float],
+    page_contents: tuple[list[np.ndarray], list[np.ndarray]],
+    boxes: list[Box],
+    page_of: np.ndarray,
+    params: TextParams,
+) -> bool:
+    """Whether some ``members`` (``among_letters_share``), as small as letters (``sizes``, long
+    sides in x-heights), read among letters no instance holds in their line, as letters cut
+    out of words do. ``page_contents`` are, per page, its kept instances and those letters."""
+    instances, letters = page_contents
+    among = [
+        size <= params.letter_size_in_x_heights
+        and read_among_letters(boxes[i], instances[page_of[i]], letters[page_of[i]], params)
+        for i, size in zip(members, sizes, strict=True)
+    ]
+    return bool(np.mean(among) >= params.among_letters_share)
 
 
 def _free_letters(

@@ -47,6 +47,13 @@ class TextParams:
     # them) stand apart from every other instance or between letters: a word recurring
     # within a page, or in two lines one above the other.
     apart_share: float = 0.75
+    # ...or one of whose instances this share, no larger than a letter, read among letters,
+    # two of them at least on one side in their line: a letter (an l, the stem of an m) cut
+    # out of the words of a text, often set beside its own kind (ll, mm). The sorts of a band
+    # never are; nor are larger blocks, among the strokes of their fellows not found yet.
+    among_letters_share: float = 0.2
+    # A letter's long side is at most this many x-heights (a long s, ascender to descender).
+    letter_size_in_x_heights: float = 2.0
     # A word stands in its line when a letter stands this many of its heights beside it, or
     # nearer: the spaces of a justified line stretch to a height and more.
     word_space: float = 1.5
@@ -116,6 +123,24 @@ def between_letters(box: Box, letters: np.ndarray, params: TextParams | None = N
     return left and right
 
 
+def read_among_letters(
+    box: Box, instances: np.ndarray, letters: np.ndarray, params: TextParams | None = None
+) -> bool:
+    """Whether ``box``, read along its line among the page's other ``instances`` and its
+    ``letters`` (letter-sized strokes that no instance holds), has two letters or more on one
+    side: a letter of a word cut as an instance, set beside its fellow letters (a double l,
+    the stems of an m) and the rest of its word. A sort set inside a line, even twice, has a
+    letter at most on each side; the sorts of a band have their fellows; and a worn sort's
+    specks are too small to be read in its line."""
+    params = params or TextParams()
+    others = instances[~np.all(instances == np.array(box), axis=1)]
+    nodes = np.concatenate([np.array([box], dtype=np.int64), others, letters]).astype(np.int64)
+    return any(
+        sum(index > len(others) for index in _read_along(nodes, 0, direction, params, [0])) >= 2
+        for direction in (1, -1)
+    )
+
+
 def _letters_beside(box: Box, strokes: np.ndarray, params: TextParams) -> tuple[bool, bool]:
     """Whether a stroke stands on the left, and on the right, of ``box`` in its line."""
     x, y, w, h = box
@@ -135,14 +160,24 @@ def _line_window(nodes: np.ndarray, start: int, params: TextParams) -> list[int]
     """``start`` and up to ``reach`` nearest neighbours on each side along its line."""
     window = [start]
     for direction in (1, -1):
-        current = start
-        for _ in range(params.reach):
-            following = _next_in_line(nodes, current, direction, params)
-            if following is None or following in window:
-                break
-            window.append(following)
-            current = following
+        window += _read_along(nodes, start, direction, params, window)
     return window
+
+
+def _read_along(
+    nodes: np.ndarray, start: int, direction: int, params: TextParams, read_before: list[int]
+) -> list[int]:
+    """Up to ``reach`` nodes read one after another from ``start`` (right for 1, left for -1),
+    stopping short of any node read before (``start`` among them)."""
+    read: list[int] = []
+    current = start
+    for _ in range(params.reach):
+        following = _next_in_line(nodes, current, direction, params)
+        if following is None or following in read_before or following in read:
+            break
+        read.append(following)
+        current = following
+    return read
 
 
 def _next_in_line(

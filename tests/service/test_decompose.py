@@ -226,6 +226,19 @@ def test_a_word_set_twice_in_lines_one_above_the_other_between_letters_is_type()
     assert words.all()
 
 
+def test_letters_cut_out_of_words_beside_their_fellows_are_type() -> None:
+    # On each page three free letters, then an "ll" cut as two instances side by side: no
+    # instance stands between letters, but each reads two letters on its left.
+    strokes = np.array([(30, 100, 40, 40), (76, 100, 40, 40), (122, 100, 40, 40)])
+    findings = _findings_one_per_page((168, 100, 40, 40), strokes, pages=3)
+    for page in findings:
+        page.boxes.append((214, 100, 40, 40))
+
+    words = _words(findings, np.ones(6, bool))
+
+    assert words.all()
+
+
 def test_no_pages_hold_no_words() -> None:
     words = _words([], np.zeros(0, bool))
 

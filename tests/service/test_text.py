@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from service.decompose.segment import component_boxes
-from service.decompose.text import between_letters, set_in_lines, stands_in_a_line, text_like
+from service.decompose.text import (
+    between_letters,
+    read_among_letters,
+    set_in_lines,
+    stands_in_a_line,
+    text_like,
+)
 
 SIZE = 40
 
@@ -154,3 +160,18 @@ def test_a_word_stands_between_letters_and_the_last_sort_of_a_pair_does_not() ->
     assert between_letters(boxes[1], np.array([boxes[0], boxes[2]]))
     # Beside the last of two sorts set in a line stands its fellow sort, no letter.
     assert not between_letters(boxes[2], np.array([boxes[3]]))
+
+
+def test_a_letter_cut_out_of_a_word_reads_among_letters_and_a_sort_in_a_line_does_not() -> None:
+    # "sha" set as free letters, then "ll" cut as two instances side by side.
+    _, boxes = _line(["disk", "wedge", "cross", "bar", "bar"])
+    letters, doubled = np.array(boxes[:3]), np.array(boxes[3:])
+
+    assert read_among_letters(boxes[3], doubled, letters)
+    assert read_among_letters(boxes[4], doubled, letters)  # past its fellow, "ha"
+    # Two sorts set inside a line have one letter on each side, not two.
+    pair, around = np.array(boxes[1:3]), np.array([boxes[0], boxes[3]])
+    assert not read_among_letters(boxes[1], pair, around)
+    assert not read_among_letters(boxes[2], pair, around)
+    # The sorts of a band are read among their fellows only.
+    assert not read_among_letters(boxes[2], np.array(boxes), np.zeros((0, 4), np.int64))
