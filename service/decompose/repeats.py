@@ -56,6 +56,8 @@ JOIN_INK = 0.5
 PERIOD_FIT = 0.15
 #: How much less alike than a run's periods the sorts that alternate in them need be.
 ALTERNATE_SLACK = 0.05
+#: A ring of strokes (a frame's sides) covers at most this share of what it encloses.
+RING_INSIDE = 0.1
 #: Two boxes are level when their centres lie within this share of the smaller one's side.
 LEVEL_SHARE = 0.25
 #: Impressions of one sort differ in breadth and height by at most this share...
@@ -283,13 +285,66 @@ def periodic_runs(
     gap = max(1, int(params.run_gap_in_x_heights * x_height))
     _, groups = connected_components(in_line(strokes, gap), directed=False)
     found: list[Box] = []
-    for x, y, w, h in union_boxes(strokes, groups):
+    runs = [
+        run
+        for group, box in enumerate(union_boxes(strokes, groups))
+        for run in _straight_runs(strokes[groups == group], box, params.min_chain, gap)
+    ]
+    for x, y, w, h in runs:
         if max(w, h) < params.min_chain * min(w, h) or min(w, h) < 0.5 * x_height:
             continue
         parts = split_touching_on_page(ink, mask, (x, y, w, h), x_height, params)
         if len(parts) >= params.min_chain and _alike(ink, parts, params.likeness):
             found += _alternate_sorts(ink, mask, parts, w >= h, params.likeness) or parts
     return found
+
+
+def _straight_runs(strokes: np.ndarray, box: Box, min_chain: int, gap: int) -> list[Box]:
+    """The enclosing ``box`` of a group of ``strokes`` where it is long enough to be a run;
+    else, as the strokes of a frame's four sides join into one ring, the sides of that ring:
+    the rows at its top and bottom that strokes cover for most of its width, and the columns
+    at its left and right, between those rows, covered for most of their height; the rows
+    without the columns' breadth. Each stroke covers half the ``gap`` that groups strokes
+    round it, so that the blanks between the strokes of one sort count as covered."""
+    x, y, w, h = box
+    if max(w, h) >= min_chain * min(w, h):
+        return [box]
+    covered = np.zeros((h, w), dtype=bool)
+    reach = (gap + 1) // 2
+    for sx, sy, sw, sh in strokes - [x, y, 0, 0]:
+        covered[max(0, sy - reach) : sy + sh + reach, max(0, sx - reach) : sx + sw + reach] = True
+    top, bottom = _covered_ends(covered.mean(axis=1))
+    between = covered[top : h - bottom]
+    left, right = _covered_ends(between.mean(axis=0)) if len(between) else (0, 0)
+    inside = between[:, left : w - right]
+    # A ring has four sides round an empty inside: not a word, a paragraph, or a frame
+    # round its text (whose strokes the other passes read).
+    if min(top, bottom, left, right) == 0 or not inside.size or inside.mean() > RING_INSIDE:
+        return []
+    # The corners, often blocks of their own, are left to the other passes.
+    return [
+        (x + left, y, w - left - right, top),
+        (x + left, y + h - bottom, w - left - right, bottom),
+        (x, y + top, left, h - top - bottom),
+        (x + w - right, y + top, right, h - top - bottom),
+    ]
+
+
+def _covered_ends(coverage: np.ndarray) -> tuple[int, int]:
+    """How far the bands at either end of ``coverage`` reach: a run of entries of one half
+    or more, after fewer entries below it than the run is long (a skewed scan tilts a
+    frame's side). Nothing where everything is covered: a block is no ring."""
+    half = coverage >= 0.5
+    if half.all() or not half.any():
+        return 0, 0
+    return _band_from_start(half), _band_from_start(half[::-1])
+
+
+def _band_from_start(half: np.ndarray) -> int:
+    """The end of the first run of ``half``, or 0 where more entries than it holds lead to it."""
+    start = int(np.argmax(half))
+    end = start + int(np.argmin(half[start:])) if not half[start:].all() else len(half)
+    return end if start < end - start else 0
 
 
 def _alternate_sorts(

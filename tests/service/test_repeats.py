@@ -7,6 +7,7 @@ import numpy as np
 from service.decompose.repeats import (
     RepeatParams,
     _of_many_pieces,
+    _straight_runs,
     chained_repeats,
     periodic_runs,
     split_touching,
@@ -49,6 +50,38 @@ def test_a_row_of_sorts_cut_in_pieces_is_split_into_its_sorts() -> None:
     assert len(found) == len(corners)
     for (x, y, w, h), (cx, cy) in zip(sorted(found), corners, strict=True):
         assert abs(x - cx) <= 2 and abs(y - cy) <= 2 and abs(w - 24) <= 3 and abs(h - 24) <= 3
+
+
+def test_the_sides_of_a_frame_of_sorts_are_split_into_their_sorts() -> None:
+    # Seven flowers a side between four solid corner blocks, set 4 px apart: the strokes of
+    # all four sides join into one ring, as long as it is broad.
+    ink = np.zeros((320, 320), np.float32)
+    rows = [(48 + 28 * i, 40) for i in range(7)] + [(48 + 28 * i, 264) for i in range(7)]
+    columns = [(20, 68 + 28 * i) for i in range(7)] + [(244, 68 + 28 * i) for i in range(7)]
+    for x, y in rows:
+        _flower(ink, x, y)
+    turned = np.zeros((24, 24), np.float32)
+    _flower(turned, 0, 0)
+    for x, y in columns:  # turned a quarter, as the sides of a frame are set
+        ink[y : y + 24, x : x + 24] = np.rot90(turned)
+    for x, y in [(20, 40), (244, 40), (20, 264), (244, 264)]:
+        ink[y : y + 24, x : x + 24] = 1.0
+    mask = ink > 0.5
+
+    found = periodic_runs(ink, mask, component_boxes(mask), X_HEIGHT)
+
+    assert sorted((x, y) for x, y, _, _ in found) == sorted(rows + columns)
+
+
+def test_only_four_sides_round_an_empty_inside_are_read_as_a_frame() -> None:
+    box = (0, 0, 100, 100)
+    sides = [(0, 0, 100, 10), (0, 90, 100, 10), (0, 10, 10, 80), (90, 10, 10, 80)]
+
+    assert len(_straight_runs(np.array(sides), box, 4, 2)) == 4
+    # Three sides (a word's bottom band under its ascenders, say) are no ring...
+    assert _straight_runs(np.array(sides[1:]), box, 4, 2) == []
+    # ...and neither is a frame round its text, nor a paragraph.
+    assert _straight_runs(np.array([*sides, (20, 20, 60, 60)]), box, 4, 2) == []
 
 
 def test_a_line_of_text_is_not_a_run_of_sorts() -> None:
