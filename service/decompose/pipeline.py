@@ -934,8 +934,8 @@ def _words_of_the_text(
     page_of = _page_of(findings)
     as_array = np.array(boxes, dtype=np.int64).reshape(-1, 4)
     apart = _apart(as_array, page_of, keep)
-    letters = _free_letters(findings, as_array, page_of, keep)
     instances = [as_array[keep & (page_of == index)] for index in range(len(findings))]
+    letters = _free_letters(findings, instances)
     words = np.zeros(len(boxes), dtype=bool)
     for members in grouped(np.flatnonzero(keep), clustering.labels):
         if clustering.known[clustering.labels[members[0]]] >= 0:
@@ -995,13 +995,11 @@ def _often_among_letters(
     return bool(np.mean(among) >= params.among_letters_share)
 
 
-def _free_letters(
-    findings: list[PageFindings], boxes: np.ndarray, page_of: np.ndarray, keep: np.ndarray
-) -> list[np.ndarray]:
-    """Per page, its letter-sized strokes that no kept instance overlaps."""
+def _free_letters(findings: list[PageFindings], instances: list[np.ndarray]) -> list[np.ndarray]:
+    """Per page, its letter-sized strokes that none of its kept ``instances`` overlaps."""
     return [
-        page.strokes[~overlapping(page.strokes, boxes[keep & (page_of == index)]).any(axis=1)]
-        for index, page in enumerate(findings)
+        page.strokes[~overlapping(page.strokes, kept).any(axis=1)]
+        for page, kept in zip(findings, instances, strict=True)
     ]
 
 
